@@ -1,0 +1,18 @@
+"""srlib: a compact, tested library for blind image super-resolution.
+
+It implements DASR (Wang et al., CVPR 2021) and USR-DU (Ning et al., IJCAI 2022) and everything they stand on.
+Where things live:
+
+* ``srlib.degradations``: the degradation model (MATLAB-exact bicubic ``imresize``, blur kernels, noise, presets,
+  a stand-in real-world degradation).
+* ``srlib.metrics``: PSNR / SSIM as the SR literature computes them, LPIPS.
+* ``srlib.data``: image I/O, datasets, patch samplers, the built-in corpus, the registry of real data sets.
+* ``srlib.dasr``: the degradation encoder, MoCo, DA convolutions, the DASR network, its training and ablations.
+* ``srlib.usrdu``: the downsampling network with uncertainty, discriminators, losses, sampling, ESRGAN SR training.
+* ``srlib.config``, ``srlib.runs``, ``srlib.checkpoints``, ``srlib.inference``: configs, run plumbing, official
+  checkpoint loading and tiled inference.
+
+Submodules are imported explicitly (``from srlib.degradations import imresize``); importing ``srlib`` itself is cheap.
+"""
+
+__version__ = "0.1.0"
