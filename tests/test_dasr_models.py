@@ -5,7 +5,6 @@ Golden numbers (keys, shapes, parameter counts) come from the official code as r
 """
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from srlib.dasr.config import DASRConfig
 from srlib.dasr.daconv import DAB, DAG, ConcatConv, DAConv, per_sample_depthwise
 from srlib.dasr.encoder import Encoder
 from srlib.dasr.moco import MoCo, contrastive_accuracy
+from srlib.dasr.official import read_key_list
 from srlib.dasr.network import RGB_RANGE, BlindSR, count_parameters, parameter_report
 
 FIXTURE = Path(__file__).parent / "fixtures" / "dasr_state_dict_x4.txt"
@@ -24,13 +24,7 @@ TINY = DASRConfig.profile("tiny")
 
 def read_fixture() -> dict:
     """{key: (shape, dtype)} in file order, from the golden state-dict listing of the official x4 model."""
-    out = {}
-    for line in FIXTURE.read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        key, shape, dtype = line.split("\t")
-        out[key] = (tuple(ast.literal_eval(shape)), dtype)
-    return out
+    return read_key_list(FIXTURE)
 
 
 # Official counts (reference table, dasr-official.md Sec. 2).
