@@ -127,17 +127,19 @@ class DSN(nn.Module):
                 nn.Conv2d(w4, w4, 3, padding=1), nn.ELU(), nn.Conv2d(w4, w4, 3, padding=1), nn.ELU(),
                 nn.Conv2d(w4, w4, 3, padding=1), nn.ELU())
 
-    def forward(self, hr: torch.Tensor) -> DSNOutput:
+    def forward(self, hr: torch.Tensor, feature_head: bool = True) -> DSNOutput:
+        """All heads; ``feature_head=False`` skips head C (log_sigma None), which only the DSN loss needs."""
         check_hr(hr, self.cfg.scale)
-        if self.cfg.feature_uncertainty and min(hr.shape[-2:]) < 16 * self.cfg.scale:
+        feature_head = feature_head and self.cfg.feature_uncertainty
+        if feature_head and min(hr.shape[-2:]) < 16 * self.cfg.scale:
             raise ValueError(f"head C pools the LR image 4 times: HR sides must be >= {16 * self.cfg.scale}, "
-                             f"got {tuple(hr.shape[-2:])}")
+                             f"got {tuple(hr.shape[-2:])} (pass feature_head=False to skip it)")
         f = self.block_input(hr)  # (B, n, H, W)
         f = self.res_blocks(f)  # (B, n, H, W); no long skip (official)
         f = self.down_sample(f)  # (B, n, H/s, W/s)
         y_g = self.block_output(f)  # (B, 3, H/s, W/s)
         log_theta = self.var(f) if self.cfg.pixel_uncertainty else None  # (B, 3, H/s, W/s)
-        log_sigma = self.per_var(f) if self.cfg.feature_uncertainty else None  # (B, C5, H/16s, W/16s)
+        log_sigma = self.per_var(f) if feature_head else None  # (B, C5, H/16s, W/16s)
         return DSNOutput(y_g, log_theta, log_sigma)
 
 
