@@ -65,7 +65,9 @@ class DASRConfig:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
         if len(self.enc_widths) != 3 or min(self.enc_widths) < 1:
             raise ValueError(f"enc_widths must be three positive ints, got {self.enc_widths!r}")
-        if self.n_feats < self.reduction or self.n_feats % self.reduction:
+        if self.n_feats < 1:
+            raise ValueError(f"n_feats must be positive, got {self.n_feats}")
+        if self.block == "da" and self.modulation and (self.n_feats < self.reduction or self.n_feats % self.reduction):
             raise ValueError(f"n_feats ({self.n_feats}) must be a positive multiple of reduction ({self.reduction})")
         if min(self.n_groups, self.n_blocks, self.queue_size) < 1:
             raise ValueError("n_groups, n_blocks and queue_size must be >= 1")
