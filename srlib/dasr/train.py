@@ -136,10 +136,11 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
         run.log.truncate_after(0)
     run.save_config(cfg, device=str(dev))
 
-    def save(path: Path) -> None:
-        save_checkpoint(path, {"kind": "srlib.dasr", "config": to_dict(cfg), "step": step,
-                               "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                               "sampler": sampler.state_dict(), "rng": capture_rng(gens)})
+    def save(path: Path, full: bool = True) -> None:
+        state = {"kind": "srlib.dasr", "config": to_dict(cfg), "step": step, "model": model.state_dict()}
+        if full:  # everything needed to resume; snapshots stay weights-only (loadable with weights_only=True)
+            state.update(optimizer=optimizer.state_dict(), sampler=sampler.state_dict(), rng=capture_rng(gens))
+        save_checkpoint(path, state)
 
     model.train()
     total = cfg.total_iters
@@ -177,7 +178,7 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
                 if step % 10 == 0:
                     bar.set_postfix(stage=stage, loss=f"{record['loss']:.3f}")
                 if step == cfg.stage1_iters and cfg.stage1_iters:
-                    save(run.snapshot("stage1"))
+                    save(run.snapshot("stage1"), full=False)
                 if step % cfg.save_every == 0 or step == total:
                     save(run.last)
                 if callback is not None:
@@ -190,19 +191,23 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
         raise
     bar.close()
     if step >= total:
-        save(run.snapshot("final"))
+        save(run.snapshot("final"), full=False)
+    return model.eval()
+
+
+def model_from_checkpoint(state: dict) -> BlindSR:
+    """Rebuild the :class:`BlindSR` (eval mode, CPU) of a loaded srlib DASR checkpoint dict."""
+    if not isinstance(state, dict) or state.get("kind") != "srlib.dasr":
+        raise ValueError(f"not an srlib DASR checkpoint (kind={getattr(state, 'get', lambda k: None)('kind')!r})")
+    cfg = from_dict(DASRTrainConfig, state["config"])
+    model = BlindSR(cfg.model)
+    model.load_state_dict(state["model"])  # strict: every key and shape must match the config's model
     return model.eval()
 
 
 def load_trained(path: str | Path, device: str | None = None) -> BlindSR:
     """A :class:`BlindSR` (eval mode) from a checkpoint written by :func:`train_dasr` (``last.pt``, ``final.pt`` ...)."""
-    state = load_checkpoint(path, map_location="cpu")
-    if state.get("kind") != "srlib.dasr":
-        raise ValueError(f"{path} is not an srlib DASR checkpoint (kind={state.get('kind')!r})")
-    cfg = from_dict(DASRTrainConfig, state["config"])
-    model = BlindSR(cfg.model)
-    model.load_state_dict(state["model"])
-    return model.to(pick_device(device)).eval()
+    return model_from_checkpoint(load_checkpoint(path, map_location="cpu")).to(pick_device(device))
 
 
 def cli_main(argv: list[str] | None = None) -> int:
