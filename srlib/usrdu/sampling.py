@@ -82,16 +82,17 @@ class CachedDegradations:
         self.dsn = dsn.eval().requires_grad_(False)
         s = dsn.cfg.scale
         self.scale = s
+        self.device = next(dsn.parameters()).device  # outputs are stored on the CPU
         self.hr, self.y_g, self.log_theta = [], [], []
         for item in hr_images:
             img = item[1] if isinstance(item, (tuple, list)) else item
             img = img[:, : img.shape[1] // s * s, : img.shape[2] // s * s].float()
             with torch.no_grad():
-                out = self.dsn(img[None], feature_head=False)
-            y = out.y_g[0]
+                out = self.dsn(img[None].to(self.device), feature_head=False)
+            y = out.y_g[0].cpu()
             self.hr.append(img)
             self.y_g.append(quantize(y) if quantize_mean else y)
-            self.log_theta.append(None if out.log_theta is None else out.log_theta[0])
+            self.log_theta.append(None if out.log_theta is None else out.log_theta[0].cpu())
 
     def __len__(self) -> int:
         return len(self.hr)
@@ -174,7 +175,7 @@ class SRNPairSampler:
             return sample_lr(y_g, self.constant_scale, self.generator), hr
         if self.scheme == "online":
             with torch.no_grad():
-                theta01 = self.cache.dsn(hr, feature_head=False).theta01  # (B, 3, P, P) from the HR patch
+                theta01 = self.cache.dsn(hr.to(self.cache.device), feature_head=False).theta01.cpu()  # from HR patch
         else:
             theta01 = torch.stack(log_thetas).exp() / 255.0
         return sample_lr(y_g, theta01, self.generator), hr

@@ -1,0 +1,178 @@
+"""Training configs of both USR-DU stages, their profiles, and the Table 1 ablation situations as data.
+
+Profiles: ``tiny`` (2-core CPU, minutes; random VGG stand-in declared in the config), ``paper`` (the hyper-parameters
+the paper states) and ``official`` (what the released code actually runs; see the reference notes). Each value cites
+its source: "paper" = Ning et al. IJCAI 2022, "code" = the official repository (README flags for the DSN,
+``SRN/realsr_options/ep420_track1_c_grad_lap_sam_vgg19_l1.yml`` for the SRN).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional
+
+from srlib.usrdu.discriminator import UNetDConfig
+from srlib.usrdu.dsn import DSNConfig
+from srlib.usrdu.rrdbnet import RRDBNetConfig
+from srlib.usrdu.vgg import VGGConfig
+
+TRAIN_PROFILES = ("tiny", "paper", "official")
+
+
+@dataclass(frozen=True)
+class Situation:
+    """One row of the paper's Table 1 (ablation on NTIRE 2020 Track 1)."""
+
+    number: int
+    pixel_uncertainty: bool  # column theta: DSN learns theta (head B + KL pixel loss)
+    feature_uncertainty: bool  # column sigma: DSN learns sigma (head C + KL perceptual loss)
+    sampling: str  # "none" (y_hat = y_g), "constant" (y_g + eps * I), "theta" (Eq. 8)
+    gradient_d: bool  # column Gradient: SRN discriminator sees G(I) (Eq. 11) instead of pixels
+    label: str
+
+
+SITUATIONS = {
+    1: Situation(1, False, False, "none", True, "no uncertainty"),
+    2: Situation(2, False, False, "constant", True, "constant-scale sampling (y_g + eps I)"),
+    3: Situation(3, True, False, "theta", True, "theta only"),
+    4: Situation(4, True, True, "theta", False, "theta + sigma, pixel-domain D"),
+    5: Situation(5, True, True, "theta", True, "full USR-DU"),
+}
+
+# Paper Table 1 (NTIRE 2020 Track 1 validation, x4): PSNR, SSIM, LPIPS.
+PAPER_TABLE1 = {1: (25.82, 0.7045, 0.2305), 2: (25.63, 0.6913, 0.2323), 3: (25.77, 0.7068, 0.2101),
+                4: (25.99, 0.7106, 0.2097), 5: (25.99, 0.7141, 0.2033)}
+
+
+def situation(number: int) -> Situation:
+    if number not in SITUATIONS:
+        raise ValueError(f"situation must be one of {sorted(SITUATIONS)} (paper Table 1), got {number!r}")
+    return SITUATIONS[number]
+
+
+def _check(profile: str) -> str:
+    if profile not in TRAIN_PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {TRAIN_PROFILES}")
+    return profile
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the unpaired training data and the paired validation data come from.
+
+    ``None`` folders (tiny): HR = first half of ``srlib.data.builtin_images("train")``, "real" LR = the second half
+    through ``RealWorldDegradation(scale, seed=realworld_seed)``, validation = the builtin test split HR with LR from
+    the same degradation (the NTIRE 2020 Track 1 situation: validation LR shares the training LR's degradation).
+    Folders (paper): DIV2K HR, NTIRE 2020 Track 1 ``corrupted_train_x`` (or RealSR Canon LR), and the validation pairs
+    ``corrupted_valid_y`` / ``corrupted_valid_x``.
+    """
+
+    hr_dir: Optional[str] = None
+    lr_dir: Optional[str] = None
+    val_hr_dir: Optional[str] = None
+    val_lr_dir: Optional[str] = None
+    realworld_seed: int = 0
+
+
+@dataclass(frozen=True)
+class DSNTrainConfig:
+    """DSN training (paper Sec. 3.1, Eq. 7)."""
+
+    profile: str = "paper"
+    situation: int = 5
+    dsn: DSNConfig = DSNConfig()
+    disc: UNetDConfig = UNetDConfig()
+    vgg: VGGConfig = VGGConfig()
+    data: DataConfig = DataConfig()
+    content: str = "lowpass_l1"  # code (kl_gau_bic); "l1" = paper Eq. 2
+    alpha_kl: float = 1.0  # paper Eq. 7 alpha1 (code: data_ratio 100 / 100)
+    alpha_per: float = 0.01  # paper alpha2 (code: per_ratio 1 / 100)
+    alpha_adv: float = 0.01  # paper alpha3 (code: gan_ratio 1 / 100)
+    gan_form: str = "sigmoid"  # code: sigmoid + clamp + BCE
+    lr: float = 1e-4  # paper "initial learning rate is 0.0001" (code: 5e-5)
+    betas: tuple = (0.9, 0.999)  # code (Adam defaults)
+    milestones: tuple = (16500, 33000, 49500, 66000)  # paper: halve every 100 epochs x 165 it/epoch (Track 1)
+    gamma: float = 0.5  # paper "decreases by half"
+    batch_size: int = 16  # paper "16 RGB HR patches"
+    lr_patch: int = 64  # paper: HR patches 256x256 at x4
+    iters: int = 82500  # paper: 500 epochs x 165 iterations (2650 Track 1 LR images / 16, drop_last)
+    log_every: int = 100
+    val_every: int = 5000
+    save_every: int = 1000
+
+    def __post_init__(self):
+        s = situation(self.situation)
+        if (self.dsn.pixel_uncertainty, self.dsn.feature_uncertainty) != (s.pixel_uncertainty, s.feature_uncertainty):
+            raise ValueError(f"situation {s.number} needs DSNConfig(pixel_uncertainty={s.pixel_uncertainty}, "
+                             f"feature_uncertainty={s.feature_uncertainty})")
+        if self.dsn.feature_uncertainty and self.dsn.sigma_widths[-1] != self.vgg.out_channels:
+            raise ValueError(f"DSN head C ends at {self.dsn.sigma_widths[-1]} channels but the VGG conv5_4 has "
+                             f"{self.vgg.out_channels}")
+
+    @classmethod
+    def for_profile(cls, profile: str, situation_number: int = 5, **overrides) -> "DSNTrainConfig":
+        """Resolved config of ``profile`` for Table 1 situation ``situation_number``; ``overrides`` replace fields."""
+        s = situation(situation_number)
+        heads = dict(pixel_uncertainty=s.pixel_uncertainty, feature_uncertainty=s.feature_uncertainty)
+        base = dict(profile=_check(profile), situation=s.number)
+        if profile == "tiny":
+            base.update(dsn=DSNConfig.for_profile("tiny", **heads), disc=UNetDConfig.for_profile("tiny"),
+                        vgg=VGGConfig(weights="random", width_div=8), lr=2e-4, milestones=(), batch_size=4,
+                        lr_patch=32, iters=120, log_every=10, val_every=60, save_every=60)
+        else:
+            base.update(dsn=DSNConfig.for_profile("paper", **heads))
+        if profile == "official":  # README: --lr_down 0.00005 --milestone 250-1000, epoch 420 used by the SRN
+            base.update(lr=5e-5, milestones=(250 * 165, 1000 * 165), iters=420 * 165)
+        return dataclasses.replace(cls(**base), **overrides)
+
+
+@dataclass(frozen=True)
+class SRNTrainConfig:
+    """SRN (ESRGAN) training on sampled LR images (paper Sec. 3.2, Eq. 12)."""
+
+    profile: str = "paper"
+    situation: int = 5
+    dsn_checkpoint: Optional[str] = None  # srlib DSN run (final.pt) or the authors' gen state dict
+    init_checkpoint: Optional[str] = None  # code: RRDB_PSNR_x4.pth (ESRGAN PSNR model); None = random init
+    srn: RRDBNetConfig = RRDBNetConfig()
+    disc: UNetDConfig = UNetDConfig()  # code: UNetDiscriminatorSN (paper does not name the SRN D)
+    vgg: VGGConfig = VGGConfig()
+    data: DataConfig = DataConfig()
+    w_pixel: float = 0.01  # paper beta1
+    w_lowpass: float = 0.0  # code only: low_f_loss_weight 1 (9x9 Gaussian low-pass L1)
+    w_percep: float = 1.0  # paper beta2 (conv5_4, L1)
+    w_adv: float = 0.005  # paper beta3
+    gradient_norm: str = "l2"  # paper Eq. 11 (code: "l1", per-channel |dx| + |dy|)
+    constant_scale: float = 1 / 255  # situation 2: the reference scale "I" = one gray level
+    scheme: str = "online"  # code: theta recomputed from each HR patch by the frozen DSN
+    lr: float = 1e-4  # paper
+    betas: tuple = (0.9, 0.99)  # code / BasicSR ESRGAN
+    milestones: tuple = ()  # paper names none
+    gamma: float = 0.5
+    ema_decay: float = 0.999  # paper "we adopt EMA" (BasicSR ESRGAN default 0.999; code: 0 = off)
+    batch_size: int = 16  # paper "16 RGB LR patches"
+    lr_patch: int = 64  # paper "sized by 64 x 64"
+    iters: int = 50000  # paper "1000 epochs" x 800 DIV2K images / 16
+    log_every: int = 100
+    val_every: int = 5000
+    save_every: int = 1000
+
+    def __post_init__(self):
+        situation(self.situation)
+        if self.gradient_norm not in ("l1", "l2"):
+            raise ValueError(f"gradient_norm must be 'l1' (code) or 'l2' (paper), got {self.gradient_norm!r}")
+        if self.scheme not in ("online", "cached"):
+            raise ValueError(f"scheme must be 'online' or 'cached', got {self.scheme!r}")
+
+    @classmethod
+    def for_profile(cls, profile: str, situation_number: int = 5, **overrides) -> "SRNTrainConfig":
+        s = situation(situation_number)
+        base = dict(profile=_check(profile), situation=s.number)
+        if profile in ("official", "tiny"):  # the released yml (Track 1)
+            base.update(w_pixel=1.0, w_lowpass=1.0, w_percep=1.0, w_adv=0.1, gradient_norm="l1", lr=5e-5,
+                        milestones=(100000,), ema_decay=0.0, batch_size=6, iters=18000, val_every=500, save_every=500)
+        if profile == "tiny":
+            base.update(srn=RRDBNetConfig.for_profile("tiny"), disc=UNetDConfig.for_profile("tiny"),
+                        vgg=VGGConfig(weights="random", width_div=8), lr=5e-4, milestones=(), batch_size=4,
+                        lr_patch=16, iters=150, log_every=10, val_every=150, save_every=75, scheme="cached")
+        return dataclasses.replace(cls(**base), **overrides)
