@@ -41,8 +41,13 @@ def read_state_dict(state_dict_or_path: Mapping[str, torch.Tensor] | str | os.Pa
 def diff_state_dict(expected: Mapping[str, tuple], got: Mapping[str, torch.Tensor], max_lines: int = 40) -> str:
     """Describe the difference between the expected ``{key: shape}`` and a state dict; ``""`` when they agree.
 
-    >>> diff_state_dict({"a": (2,)}, {"a": torch.zeros(3), "b": torch.zeros(1)})
-    'missing keys (0): []\\nunexpected keys (1): [\\'b\\']\\nshape mismatches (1):\\n  a: expected (2,), got (3,)'
+    >>> print(diff_state_dict({"a": (2,)}, {"a": torch.zeros(3), "b": torch.zeros(1)}))
+    missing keys (0): []
+    unexpected keys (1): ['b']
+    shape mismatches (1):
+      a: expected (2,), got (3,)
+    >>> diff_state_dict({"a": (2,)}, {"a": torch.zeros(2)})
+    ''
     """
     exp_keys, got_keys = set(expected), set(got)
     missing = sorted(exp_keys - got_keys)
