@@ -31,7 +31,9 @@
 
 # %%
 import math
+import os
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -154,7 +156,8 @@ plt.tight_layout(); plt.show()
 # %%
 def radial_power(img, hr_pixel_scale=1):
     y = img.mean(0).double().numpy()
-    f = np.abs(np.fft.fftshift(np.fft.fft2(y - y.mean()))) ** 2 / y.size
+    # Power per unit *HR* area: an LR image covers hr_pixel_scale**2 HR pixels per pixel, so scale it up to match.
+    f = np.abs(np.fft.fftshift(np.fft.fft2(y - y.mean()))) ** 2 / y.size * hr_pixel_scale ** 2
     h, w = y.shape
     yy, xx = np.indices((h, w))
     r = np.hypot((yy - h / 2) / h, (xx - w / 2) / w)            # cycles per (this image's) pixel
@@ -216,7 +219,8 @@ if DATA is not None:
     from PIL import Image
 
     matches, total = 0, 0
-    for set_name in ("Set5", "Set14"):
+    # At tiny only Set5 (the tests check all 57 files of Set5 and Set14 on every CI run).
+    for set_name in ("Set5",) if profile == "tiny" else ("Set5", "Set14"):
         for hr_path in sorted((DATA / "benchmark" / set_name / "HR").glob("*.png")):
             hr8 = torch.from_numpy(np.array(Image.open(hr_path)))
             hr8 = hr8[..., None] if hr8.ndim == 2 else hr8
@@ -334,7 +338,7 @@ def score_variant(variant, imgs, scale_, w, ratio=1.0):
 
 
 variants = ["stated", "official border", "no antialias", "s-fold", "RGB PSNR"]
-ratios = [1.1, 1.2, 1.25, 1.3, 1.4]
+ratios = [1.15, 1.25, 1.35]
 paper_sets = [s for s in image_sets if s in DASR_TABLE2_BICUBIC[2]]
 sweep_sets = paper_sets[:1] if profile == "tiny" else paper_sets
 vrows = []
@@ -364,12 +368,15 @@ else:
           "variant sweep.")
 
 # %% [markdown]
-# **What the sweep says.** None of the protocol variants (borders, antialiasing, s-fold, RGB) explains the gap: they
-# move the numbers by less than the gap, or in the wrong direction. What does explain it is the *width* of the blur:
-# the paper's blurred columns behave as if every kernel were about a quarter wider than its label, consistently
-# across scales and sets (see the "wider kernel" rows). We cannot tell from the paper or the released code where that
-# factor comes from (the code that produced the Bicubic row was not released), so srlib keeps the protocol the paper
-# states, which is also the one the official test code implements for DASR itself, and reports the gap.
+# **What the sweep says.** None of the protocol variants (borders, antialiasing, s-fold, RGB) explains the gap: the
+# official border changes nothing measurable, no-antialias moves the numbers the wrong way, and s-fold and RGB scoring
+# overshoot at small widths while undershooting at large ones. What does explain it is the *width* of the blur: the
+# paper's blurred columns behave as if every kernel were about a quarter wider than its label, at every scale (see the
+# "wider kernel" rows; at `tiny` on Set5, at `paper` on every set present). The largest remaining misfit is at ×4,
+# σ = 3.6, where a 1.25× wider kernel (σ = 4.5) no longer fits in the 21×21 window and is truncated. We cannot tell
+# from the paper or the released code where that factor comes from (the script that produced the Bicubic row was
+# not released), so srlib keeps the protocol the paper states, which is also what the official test code does for
+# DASR itself, and reports the gap.
 
 # %% [markdown]
 # ## 1.6 Real degradations are not Gaussian: USR-DU Fig. 2
@@ -387,6 +394,34 @@ from srlib.degradations.realworld import RealWorldDegradation
 show_source(RealWorldDegradation)
 
 # %%
+def residual_fits(r):
+    """Maximum-likelihood Gaussian (mean, std) and Laplacian (median, mean absolute deviation) fits of residuals
+    ``r`` (1-D, grey levels), with the mean log-likelihood per pixel of each."""
+    mu_g, sd_g = r.mean(), r.std(unbiased=False)
+    mu_l = r.median()
+    b_l = (r - mu_l).abs().mean()
+    ll_g = (-0.5 * ((r - mu_g) / sd_g) ** 2 - torch.log(sd_g * math.sqrt(2 * math.pi))).mean()
+    ll_l = (-(r - mu_l).abs() / b_l - torch.log(2 * b_l)).mean()
+    return (mu_g, sd_g, ll_g), (mu_l, b_l, ll_l)
+
+
+def plot_residuals(r, title):
+    (mu_g, sd_g, ll_g), (mu_l, b_l, ll_l) = residual_fits(r)
+    lim = math.ceil(float(r.abs().quantile(0.995)))
+    grid = torch.linspace(-lim, lim, 400, dtype=torch.float64)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    # Both LR images are on the 8-bit grid, so residuals are whole grey levels: one bin per level.
+    ax.hist(r.numpy(), bins=np.arange(-lim - 0.5, lim + 1.5), density=True, color="lightgrey",
+            label="real − bicubic LR")
+    ax.plot(grid, torch.exp(-0.5 * ((grid - mu_g) / sd_g) ** 2) / (sd_g * math.sqrt(2 * math.pi)),
+            label=f"Gaussian fit, mean log-lik {ll_g:.3f}")
+    ax.plot(grid, torch.exp(-(grid - mu_l).abs() / b_l) / (2 * b_l), label=f"Laplacian fit, mean log-lik {ll_l:.3f}")
+    ax.set_xlabel("residual (grey levels)"); ax.set_ylabel("density"); ax.legend(); ax.set_title(title)
+    plt.tight_layout(); plt.show()
+    print(f"{r.numel()} residuals: Gaussian log-likelihood per pixel {ll_g:.4f}, Laplacian {ll_l:.4f} "
+          f"(higher is better): the Laplacian wins by {ll_l - ll_g:.4f} nats/pixel")
+
+
 real = RealWorldDegradation(scale=4)
 residuals = []
 for i, (n_, img) in enumerate(test_images):
@@ -394,30 +429,30 @@ for i, (n_, img) in enumerate(test_images):
     y_real = real(h, generator=torch.Generator().manual_seed(seed + i))
     y_bic = quantize(imresize(h, 1 / 4))
     residuals.append(((y_real - y_bic) * 255).flatten())
-r = torch.cat(residuals).double()
-
-# Maximum-likelihood fits: Gaussian (mean, std) and Laplacian (median, mean absolute deviation).
-mu_g, sd_g = r.mean(), r.std(unbiased=False)
-mu_l = r.median(); b_l = (r - mu_l).abs().mean()
-ll_gauss = (-0.5 * ((r - mu_g) / sd_g) ** 2 - torch.log(sd_g * math.sqrt(2 * math.pi))).mean()
-ll_lap = (-(r - mu_l).abs() / b_l - torch.log(2 * b_l)).mean()
-
-lim = float(r.abs().quantile(0.995))
-grid = torch.linspace(-lim, lim, 400, dtype=torch.float64)
-fig, ax = plt.subplots(figsize=(7, 4))
-ax.hist(r.numpy(), bins=161, range=(-lim, lim), density=True, color="lightgrey", label="real − bicubic LR")
-ax.plot(grid, torch.exp(-0.5 * ((grid - mu_g) / sd_g) ** 2) / (sd_g * math.sqrt(2 * math.pi)),
-        label=f"Gaussian fit, mean log-lik {ll_gauss:.3f}")
-ax.plot(grid, torch.exp(-(grid - mu_l).abs() / b_l) / (2 * b_l), label=f"Laplacian fit, mean log-lik {ll_lap:.3f}")
-ax.set_xlabel("residual (grey levels)"); ax.set_ylabel("density"); ax.legend()
-ax.set_title(f"Stand-in real-world degradation, {len(test_images)} built-in test images (seed {seed})")
-plt.tight_layout(); plt.show()
-print(f"{r.numel()} residuals: Gaussian log-likelihood per pixel {ll_gauss:.4f}, Laplacian {ll_lap:.4f} "
-      f"(higher is better): the Laplacian wins by {ll_lap - ll_gauss:.4f} nats/pixel")
+plot_residuals(torch.cat(residuals).double(),
+               f"Stand-in real-world degradation, {len(test_images)} built-in test images (seed {seed})")
 
 # %% [markdown]
-# When real pairs are present (RealSR, or NTIRE 2020 Track 1 after `make data`), the same cell can be run on them;
-# the registry in `srlib.data.registry` knows where to fetch them.
+# With real data (NTIRE 2020 Track 1 validation pairs, `make data DATASETS=NTIRE2020_Track1`, which must be fetched
+# by hand after registering for the challenge), the same cell runs on the real corrupted LR images.
+
+# %%
+track1 = None
+for root in (Path(os.environ.get("SRLIB_DATA", "data")), Path("data")):
+    if (root / "NTIRE2020_Track1" / "Corrupted-va-x").is_dir():
+        track1 = root / "NTIRE2020_Track1"
+        break
+if track1 is None:
+    print("NTIRE 2020 Track 1 validation pairs not found (data/NTIRE2020_Track1/Corrupted-va-{x,y}): skipped.")
+else:
+    lr_files = sorted((track1 / "Corrupted-va-x").glob("*.png"))[: 10 if profile == "tiny" else None]
+    res_real = []
+    for f in lr_files:
+        y_real = read_image(f)
+        hr_ = read_image(track1 / "Corrupted-va-y" / f.name)
+        hr_ = hr_[:, : y_real.shape[1] * 4, : y_real.shape[2] * 4]
+        res_real.append(((y_real - quantize(imresize(hr_[None], 1 / 4))[0]) * 255).flatten())
+    plot_residuals(torch.cat(res_real).double(), f"NTIRE 2020 Track 1 validation, {len(lr_files)} pairs")
 
 # %%
 print(f"chapter ran in {time.perf_counter() - _chapter_start:.1f} s (profile={profile}, seed={seed})")
