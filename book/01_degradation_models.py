@@ -369,8 +369,9 @@ else:
 
 # %% [markdown]
 # **What the sweep says.** None of the protocol variants (borders, antialiasing, s-fold, RGB) explains the gap: the
-# official border changes nothing measurable, no-antialias moves the numbers the wrong way, and s-fold and RGB scoring
-# overshoot at small widths while undershooting at large ones. What does explain it is the *width* of the blur: the
+# official border changes nothing measurable, no-antialias moves the numbers the wrong way, RGB scoring lowers the
+# small widths far more than the paper does, and s-fold falls well below the paper at small widths but stays above
+# it at large ones. What does explain it is the *width* of the blur: the
 # paper's blurred columns behave as if every kernel were about a quarter wider than its label, at every scale (see the
 # "wider kernel" rows; at `tiny` on Set5, at `paper` on every set present). The largest remaining misfit is at ×4,
 # σ = 3.6, where a 1.25× wider kernel (σ = 4.5) no longer fits in the 21×21 window and is truncated. We cannot tell
