@@ -6,8 +6,9 @@ import signal
 import pytest
 import torch
 
-from srlib.runs import load_checkpoint
+from srlib.runs import RunDir, load_checkpoint
 from srlib.usrdu import evaluate as ev
+from srlib.usrdu import dsn_training
 from srlib.usrdu import train as T
 from srlib.usrdu.configs import PAPER_TABLE1, SITUATIONS, DSNTrainConfig, SRNTrainConfig
 from srlib.usrdu.dsn import DSNConfig
@@ -105,7 +106,7 @@ class TestDSNTraining:
         la, lb = (load_checkpoint(p.parent / "last.pt") for p in (a, b))
         assert same_state(la["disc"], lb["disc"]) and la["opt_g"]["state"][0]["exp_avg"].equal(
             lb["opt_g"]["state"][0]["exp_avg"])
-        assert [r["step"] for r in T.RunDir(tmp_path / "b").log.read() if "l_kl" in r] == [1, 2, 3, 4]
+        assert [r["step"] for r in RunDir(tmp_path / "b").log.read() if "l_kl" in r] == [1, 2, 3, 4]
         assert (tmp_path / "b" / "config.json").is_file()
         c = T.train_dsn(dataclasses.replace(cfg, iters=1), tmp_path / "c", seed=4, quiet=True)
         assert not same_state(load_checkpoint(a)["dsn"], load_checkpoint(c)["dsn"])  # the seed matters
@@ -118,7 +119,7 @@ class TestDSNTraining:
     def test_ctrl_c_saves_whole_steps(self, tmp_path, monkeypatch):
         cfg = tiny_dsn()
         ref = T.train_dsn(cfg, tmp_path / "ref", seed=1, quiet=True)
-        orig = T.UnpairedSampler.sample
+        orig = dsn_training.UnpairedSampler.sample
         calls = {"n": 0}
 
         def sample(self):
@@ -126,11 +127,11 @@ class TestDSNTraining:
             if calls["n"] == 2:  # Ctrl-C arrives during step 2
                 os.kill(os.getpid(), signal.SIGINT)
             return orig(self)
-        monkeypatch.setattr(T.UnpairedSampler, "sample", sample)
+        monkeypatch.setattr(dsn_training.UnpairedSampler, "sample", sample)
         with pytest.raises(KeyboardInterrupt, match="after step 2"):
             T.train_dsn(cfg, tmp_path / "run", seed=1, quiet=True)
         assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 2
-        monkeypatch.setattr(T.UnpairedSampler, "sample", orig)
+        monkeypatch.setattr(dsn_training.UnpairedSampler, "sample", orig)
         done = T.train_dsn(cfg, tmp_path / "run", seed=1, quiet=True)
         assert same_state(load_checkpoint(ref)["dsn"], load_checkpoint(done)["dsn"])
 
@@ -151,7 +152,7 @@ class TestSRNTraining:
         path = T.train_srn(tiny_srn(dsn, number, iters=1, val_every=1, ema_decay=0.0), tmp_path / "srn", seed=0,
                            quiet=True)
         assert "net_g_ema" not in load_checkpoint(path)
-        vals = [r for r in T.RunDir(tmp_path / "srn").log.read() if "val_psnr" in r]
+        vals = [r for r in RunDir(tmp_path / "srn").log.read() if "val_psnr" in r]
         assert len(vals) == 1 and 5 < vals[0]["val_psnr"] < 40
 
     def test_theta_sampling_needs_theta(self, tmp_path):

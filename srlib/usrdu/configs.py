@@ -8,7 +8,7 @@ its source: "paper" = Ning et al. IJCAI 2022, "code" = the official repository (
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from srlib.usrdu.discriminator import UNetDConfig
@@ -117,8 +117,8 @@ class DSNTrainConfig:
         base = dict(profile=_check(profile), situation=s.number)
         if profile == "tiny":
             base.update(dsn=DSNConfig.for_profile("tiny", **heads), disc=UNetDConfig.for_profile("tiny"),
-                        vgg=VGGConfig(weights="random", width_div=8), lr=2e-4, milestones=(), batch_size=4,
-                        lr_patch=32, iters=120, log_every=10, val_every=60, save_every=60)
+                        vgg=VGGConfig(weights="random", width_div=8), lr=1e-3, milestones=(), batch_size=4,
+                        lr_patch=32, iters=150, log_every=10, val_every=150, save_every=75)
         else:
             base.update(dsn=DSNConfig.for_profile("paper", **heads))
         if profile == "official":  # README: --lr_down 0.00005 --milestone 250-1000, epoch 420 used by the SRN
@@ -173,6 +173,6 @@ class SRNTrainConfig:
                         milestones=(100000,), ema_decay=0.0, batch_size=6, iters=18000, val_every=500, save_every=500)
         if profile == "tiny":
             base.update(srn=RRDBNetConfig.for_profile("tiny"), disc=UNetDConfig.for_profile("tiny"),
-                        vgg=VGGConfig(weights="random", width_div=8), lr=5e-4, milestones=(), batch_size=4,
+                        vgg=VGGConfig(weights="random", width_div=8), lr=1e-4, milestones=(), batch_size=4,
                         lr_patch=16, iters=150, log_every=10, val_every=150, save_every=75, scheme="cached")
         return dataclasses.replace(cls(**base), **overrides)
