@@ -305,7 +305,7 @@ print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
 #
 # ## Exercises
 #
-# 1. Train with `content="l1"` (the paper's Eq. 2) instead of the official low-pass L1
+# 1. Train with `content="l1"` (the paper's Eq. 2) instead of the official low-pass L1 that `tiny` uses
 #    (`DSNTrainConfig.for_profile("tiny", 5, content="l1")`). Does $\theta$ change where $y_g$ has high-frequency
 #    detail?
 # 2. Replace the KL by the Laplace negative log-likelihood (optimum $\theta = d$). Which one gives the better
@@ -316,7 +316,8 @@ print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
 # ## Paper vs. code
 #
 # - **Content term.** Eq. 2 has $\|y_g - y_b\|_1$; the official `kl_gau_bic` loss replaces it by an L1 between
-#   5x5-Gaussian low-passed images (srlib: `content="lowpass_l1"`, the default). The KL part is the paper's.
+#   5x5-Gaussian low-passed images (srlib: `content="lowpass_l1"`, used by the `official` and `tiny` profiles; the
+#   `paper` profile uses `"l1"`). The KL part is the paper's.
 # - **Units.** Everything is on the 0-255 scale with reference scale $\mathbf I$ = 1 gray level and a final /255,
 #   which is why $\alpha = (1, 0.01, 0.01)$ reproduces the code's `--data_ratio 100 --per_ratio 1 --gan_ratio 1`.
 # - **Perceptual KL.** The code maps VGG features through $255(0.5 f + 0.5)$ before the KL (halving differences)

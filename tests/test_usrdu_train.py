@@ -61,6 +61,8 @@ class TestConfigs:
             1.0, 1.0, 1.0, 0.1, 6, 5e-5, 0.0, 18000)
         assert s.gradient_norm == "l1"
         assert DSNTrainConfig.for_profile("official").lr == 5e-5
+        assert DSNTrainConfig.for_profile("official").content == "lowpass_l1"
+        assert DSNTrainConfig.for_profile("paper").content == "l1"  # Eq. 2 as printed
 
     def test_tiny_declares_random_vgg(self):
         assert DSNTrainConfig.for_profile("tiny").vgg.weights == "random"

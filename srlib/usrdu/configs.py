@@ -84,7 +84,7 @@ class DSNTrainConfig:
     disc: UNetDConfig = UNetDConfig()
     vgg: VGGConfig = VGGConfig()
     data: DataConfig = DataConfig()
-    content: str = "lowpass_l1"  # code (kl_gau_bic); "l1" = paper Eq. 2
+    content: str = "l1"  # paper Eq. 2 (|y_g - y_b|); code: "lowpass_l1" (kl_gau_bic, 5x5 Gaussian low-pass L1)
     alpha_kl: float = 1.0  # paper Eq. 7 alpha1 (code: data_ratio 100 / 100)
     alpha_per: float = 0.01  # paper alpha2 (code: per_ratio 1 / 100)
     alpha_adv: float = 0.01  # paper alpha3 (code: gan_ratio 1 / 100)
@@ -118,11 +118,11 @@ class DSNTrainConfig:
         if profile == "tiny":
             base.update(dsn=DSNConfig.for_profile("tiny", **heads), disc=UNetDConfig.for_profile("tiny"),
                         vgg=VGGConfig(weights="random", width_div=8), lr=1e-3, milestones=(), batch_size=4,
-                        lr_patch=32, iters=150, log_every=10, val_every=150, save_every=75)
+                        lr_patch=32, iters=150, log_every=10, val_every=150, save_every=75, content="lowpass_l1")
         else:
             base.update(dsn=DSNConfig.for_profile("paper", **heads))
         if profile == "official":  # README: --lr_down 0.00005 --milestone 250-1000, epoch 420 used by the SRN
-            base.update(lr=5e-5, milestones=(250 * 165, 1000 * 165), iters=420 * 165)
+            base.update(lr=5e-5, milestones=(250 * 165, 1000 * 165), iters=420 * 165, content="lowpass_l1")
         return dataclasses.replace(cls(**base), **overrides)
 
 
