@@ -247,7 +247,7 @@ plt.show()
 # %%
 from srlib.usrdu.sampling import sample_lr
 
-show_source(sample_lr, start="eps =")
+display(show_source(sample_lr, start="eps ="))
 g = torch.Generator().manual_seed(seed)
 samples = [sample_lr(v["y_g"][None], v["theta"][None] / 255, g)[0] for _ in range(3)]
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))

@@ -118,7 +118,7 @@ class DSNTrainConfig:
         if profile == "tiny":
             base.update(dsn=DSNConfig.for_profile("tiny", **heads), disc=UNetDConfig.for_profile("tiny"),
                         vgg=VGGConfig(weights="random", width_div=8), lr=1e-3, milestones=(), batch_size=4,
-                        lr_patch=32, iters=150, log_every=10, val_every=150, save_every=75, content="lowpass_l1")
+                        lr_patch=32, iters=1000, log_every=10, val_every=250, save_every=250, content="lowpass_l1")
         else:
             base.update(dsn=DSNConfig.for_profile("paper", **heads))
         if profile == "official":  # README: --lr_down 0.00005 --milestone 250-1000, epoch 420 used by the SRN
@@ -172,7 +172,11 @@ class SRNTrainConfig:
             base.update(w_pixel=1.0, w_lowpass=1.0, w_percep=1.0, w_adv=0.1, gradient_norm="l1", lr=5e-5,
                         milestones=(100000,), ema_decay=0.0, batch_size=6, iters=18000, val_every=500, save_every=500)
         if profile == "tiny":
+            # w_percep 0.01: the tiny VGG is random (no ImageNet weights offline). At the released weight 1 its
+            # "perceptual" term pulled validation PSNR down by 2.7 dB in 120 iterations (measured, situation 5);
+            # at 0.01 the code path still runs but random features no longer steer the result.
             base.update(srn=RRDBNetConfig.for_profile("tiny"), disc=UNetDConfig.for_profile("tiny"),
                         vgg=VGGConfig(weights="random", width_div=8), lr=1e-4, milestones=(), batch_size=4,
-                        lr_patch=16, iters=150, log_every=10, val_every=150, save_every=75, scheme="cached")
+                        w_percep=0.01, lr_patch=16, iters=150, log_every=10, val_every=150, save_every=75,
+                        scheme="cached")
         return dataclasses.replace(cls(**base), **overrides)
