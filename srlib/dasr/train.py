@@ -176,7 +176,7 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
                     run.log.write(**record)
                 bar.update(1)
                 if step % 10 == 0:
-                    bar.set_postfix(stage=stage, loss=f"{record['loss']:.3f}")
+                    bar.set_postfix(stage=stage, loss=f"{record['loss']:.3f}", refresh=False)
                 if step == cfg.stage1_iters and cfg.stage1_iters:
                     save(run.snapshot("stage1"), full=False)
                 if step % cfg.save_every == 0 or step == total:
