@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -172,3 +173,22 @@ def pick_device(device: str | None = None) -> torch.device:
     if device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class DeferInterrupt:
+    """Turn Ctrl-C into a flag checked between steps, so ``last.pt`` always holds whole steps."""
+
+    def __enter__(self):
+        self.requested, self._old = False, None
+        try:
+            self._old = signal.signal(signal.SIGINT, self._flag)
+        except ValueError:  # not the main thread: a plain KeyboardInterrupt then
+            pass
+        return self
+
+    def _flag(self, *_):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 
+import os
+import signal
+
 import pytest
 import torch
 
@@ -143,6 +146,20 @@ class TestTrainLoop:
 
         with pytest.raises(KeyboardInterrupt):
             train_dasr(cfg, tmp_path / "b", quiet=True, device="cpu", callback=stop_at_3)
+        assert torch.load(tmp_path / "b" / "checkpoints" / "last.pt", weights_only=False)["step"] == 3
+        resumed = weights(train_dasr(cfg, tmp_path / "b", quiet=True, device="cpu"))
+        assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+    def test_real_sigint_saves_and_resumes_exactly(self, tmp_path):
+        cfg = micro()
+        straight = weights(train_dasr(cfg, tmp_path / "a", quiet=True, device="cpu"))
+
+        def ctrl_c_at_3(step, record):
+            if step == 3:
+                os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
+
+        with pytest.raises(KeyboardInterrupt):
+            train_dasr(cfg, tmp_path / "b", quiet=True, device="cpu", callback=ctrl_c_at_3)
         assert torch.load(tmp_path / "b" / "checkpoints" / "last.pt", weights_only=False)["step"] == 3
         resumed = weights(train_dasr(cfg, tmp_path / "b", quiet=True, device="cpu"))
         assert all(torch.equal(straight[k], resumed[k]) for k in straight)

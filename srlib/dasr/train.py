@@ -15,9 +15,6 @@ saves ``last.pt`` and re-raises ``KeyboardInterrupt``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
-import threading
 from pathlib import Path
 
 import torch
@@ -27,7 +24,7 @@ from srlib.config import from_dict, to_dict
 from srlib.dasr.moco import contrastive_accuracy
 from srlib.dasr.network import RGB_RANGE, BlindSR
 from srlib.dasr.train_config import DASRTrainConfig
-from srlib.runs import RunDir, capture_rng, load_checkpoint, pick_device, progress, restore_rng, save_checkpoint, seed_everything
+from srlib.runs import DeferInterrupt, RunDir, capture_rng, load_checkpoint, pick_device, progress, restore_rng, save_checkpoint, seed_everything
 
 #: Fields that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("max_iters", "log_every", "save_every")
@@ -68,21 +65,6 @@ def synthesize(hr: torch.Tensor, kernels: torch.Tensor, noise: torch.Tensor, sca
     lr = degrade(flat, kernels.repeat_interleave(n, 0), scale, noise.repeat_interleave(n, 0),
                  generator=generator, border=border)
     return lr.view(b, n, *lr.shape[1:])
-
-
-@contextlib.contextmanager
-def _deferred_interrupt():
-    """Turn SIGINT into a flag checked between iterations, so the saved state is never half an iteration."""
-    flag = {"hit": False}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, lambda *_: flag.update(hit=True))
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _check_resumable(saved: dict, cfg: DASRTrainConfig) -> None:
@@ -146,7 +128,7 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
     total = cfg.total_iters
     bar = progress(total=total, initial=step, desc=f"DASR {cfg.ablation} {cfg.profile}", disable=quiet)
     try:
-        with _deferred_interrupt() as interrupt:
+        with DeferInterrupt() as interrupt:
             while step < total:
                 stage, lr = cfg.stage(step), cfg.lr_at(step)
                 for group in optimizer.param_groups:
@@ -183,7 +165,7 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
                     save(run.last)
                 if callback is not None:
                     callback(step, record)
-                if interrupt["hit"]:
+                if interrupt.requested:
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
         save(run.last)  # iteration boundary: resuming continues exactly

@@ -16,13 +16,13 @@ import torch
 from srlib.config import from_dict, to_dict
 from srlib.data import UnpairedSampler
 from srlib.degradations import imresize, quantize
-from srlib.runs import RunDir, capture_rng, load_checkpoint, pick_device, progress, save_checkpoint, seed_everything
+from srlib.runs import DeferInterrupt, RunDir, capture_rng, load_checkpoint, pick_device, progress, save_checkpoint, seed_everything
 from srlib.usrdu import losses as L
 from srlib.usrdu.configs import DSNTrainConfig
 from srlib.usrdu.discriminator import UNetDiscriminatorSN
 from srlib.usrdu.dsn import DSN
 from srlib.usrdu.official import load_dsn
-from srlib.usrdu.training_utils import DeferInterrupt, adam, load_data, multistep, resume
+from srlib.usrdu.training_utils import adam, load_data, multistep, resume
 from srlib.usrdu.vgg import VGG19Features
 
 

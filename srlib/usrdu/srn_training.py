@@ -15,7 +15,7 @@ import torch
 
 from srlib.config import from_dict, to_dict
 from srlib.degradations import imresize
-from srlib.runs import RunDir, capture_rng, load_checkpoint, pick_device, progress, save_checkpoint, seed_everything
+from srlib.runs import DeferInterrupt, RunDir, capture_rng, load_checkpoint, pick_device, progress, save_checkpoint, seed_everything
 from srlib.usrdu import losses as L
 from srlib.usrdu.configs import SRNTrainConfig, situation
 from srlib.usrdu.discriminator import UNetDiscriminatorSN
@@ -24,7 +24,7 @@ from srlib.usrdu.evaluate import evaluate_upscaler
 from srlib.usrdu.official import load_esrgan
 from srlib.usrdu.rrdbnet import RRDBNet
 from srlib.usrdu.sampling import CachedDegradations, SRNPairSampler
-from srlib.usrdu.training_utils import DeferInterrupt, adam, load_data, multistep, resume
+from srlib.usrdu.training_utils import adam, load_data, multistep, resume
 from srlib.usrdu.vgg import VGG19Features
 
 

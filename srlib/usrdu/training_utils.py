@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import signal
 
 import torch
 
@@ -42,25 +41,6 @@ def load_data(cfg: DataConfig, scale: int) -> tuple:
         val = [(nh, xl, modcrop(xh, scale)[:, : scale * xl.shape[1], : scale * xl.shape[2]])
                for (nh, xh), (_, xl) in zip(vh, vl)]
     return hr, lr, val
-
-
-class DeferInterrupt:
-    """Turn Ctrl-C into a flag checked between steps, so ``last.pt`` always holds whole steps."""
-
-    def __enter__(self):
-        self.requested, self._old = False, None
-        try:
-            self._old = signal.signal(signal.SIGINT, self._flag)
-        except ValueError:  # not the main thread: a plain KeyboardInterrupt then
-            pass
-        return self
-
-    def _flag(self, *_):
-        self.requested = True
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
 
 
 def adam(params, lr, betas):
