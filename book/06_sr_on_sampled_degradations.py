@@ -87,7 +87,7 @@ show_source(SRNPairSampler.sample, start="if self.mode ==")
 # %%
 from srlib.usrdu import losses
 
-display(show_source(losses.image_gradient, start="dx ="))
+display(show_source(losses.image_gradient, start="dx = F.pad"))
 name, lr0, hr0 = val[0]
 patch = hr0[None, :, 96:224, 96:224]
 views = {"HR patch": patch, "F (DSN high-pass)": losses.high_pass(patch),

@@ -30,7 +30,7 @@ def source(obj, *, start: str | None = None, stop: str | None = None) -> str:
         if idx is None:
             raise ValueError(f"{stop!r} not found in the source of {obj!r}")
         lines = lines[: idx + 1]
-    return "\n".join(lines)
+    return textwrap.dedent("\n".join(lines))  # an excerpt from a loop body reads flush left
 
 
 def show_source(obj, *, start: str | None = None, stop: str | None = None):

@@ -106,6 +106,10 @@ class TestEnvAndShow:
         with pytest.raises(ValueError, match="not found"):
             show.source(show.source, start="no such text")
 
+    def test_source_excerpt_is_dedented(self):
+        text = show.source(show.source, start="idx = next", stop="lines = lines[idx:]")
+        assert text.startswith("idx = next") and text.splitlines()[-1] == "lines = lines[idx:]"
+
 
 def test_book_runner_reads_toc():
     root = Path(__file__).resolve().parents[1]
