@@ -1,14 +1,11 @@
-"""Load the authors' released weights into srlib models.
+"""State-dict utilities shared by every loader: read a weights file safely, diff a state dict against a model.
 
-``from_official(kind, state_dict_or_path, **kw)`` dispatches on ``kind``:
+* :func:`read_state_dict`: a plain ``{key: tensor}`` dict from a mapping or a file (``weights_only``, never runs code).
+* :func:`diff_state_dict` / :func:`check_state_dict`: the precise diff (missing, unexpected, mis-shaped keys) that
+  every loader raises as :class:`StateDictMismatch`.
 
-* ``"dasr"``: the official DASR ``BlindSR`` checkpoints (keys ``G.*`` and ``E.encoder_q.*``), see
-  :func:`srlib.dasr.official.load_official`.
-* ``"usrdu-dsn"``: the USR-DU downsampling network ``gen`` state dict, see :func:`srlib.usrdu.official.load_dsn`.
-* ``"esrgan"``: ESRGAN ``RRDBNet`` weights in the original or BasicSR key names, see
-  :func:`srlib.usrdu.official.load_esrgan`.
-
-Every loader checks every key and shape and raises :class:`StateDictMismatch` with a precise diff.
+This module is a ground floor: it imports no model package. Which model a file holds, and the official loaders of
+each family, live above it (:mod:`srlib.models`, :mod:`srlib.dasr.official`, :mod:`srlib.usrdu.official`).
 """
 from __future__ import annotations
 
@@ -17,24 +14,22 @@ from typing import Mapping
 
 import torch
 
-KINDS = ("dasr", "usrdu-dsn", "esrgan")
+from srlib.errors import CheckpointError
+from srlib.runs import load_checkpoint
 
 
-class StateDictMismatch(RuntimeError):
+class StateDictMismatch(CheckpointError, RuntimeError):
     """Raised when a state dict does not match the model: lists missing, unexpected and mis-shaped keys."""
 
 
 def read_state_dict(state_dict_or_path: Mapping[str, torch.Tensor] | str | os.PathLike) -> dict:
     """Return a plain ``{key: tensor}`` dict from a mapping or a ``.pt``/``.pth`` file (loaded on CPU)."""
     if isinstance(state_dict_or_path, (str, os.PathLike)):
-        path = os.fspath(state_dict_or_path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"no checkpoint file at {path}")
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_checkpoint(state_dict_or_path, map_location="cpu")  # weights_only: never runs code
     else:
         obj = state_dict_or_path
     if not isinstance(obj, Mapping):
-        raise TypeError(f"expected a state dict (mapping of tensors), got {type(obj).__name__}")
+        raise CheckpointError(f"expected a state dict (mapping of tensors), got {type(obj).__name__}")
     return dict(obj)
 
 
@@ -76,20 +71,3 @@ def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], 
     diff = diff_state_dict(expected, state)
     if diff:
         raise StateDictMismatch(f"{what}: state dict does not match srlib's model\n{diff}")
-
-
-def from_official(kind: str, state_dict_or_path, **kwargs) -> torch.nn.Module:
-    """Build the srlib model for ``kind`` and load official weights into it (eval mode). See the module docstring."""
-    if kind == "dasr":
-        from srlib.dasr.official import load_official
-
-        return load_official(state_dict_or_path, **kwargs)
-    if kind == "usrdu-dsn":
-        from srlib.usrdu.official import load_dsn
-
-        return load_dsn(state_dict_or_path, **kwargs)
-    if kind == "esrgan":
-        from srlib.usrdu.official import load_esrgan
-
-        return load_esrgan(state_dict_or_path, **kwargs)
-    raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")

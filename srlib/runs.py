@@ -1,20 +1,28 @@
-"""Run plumbing shared by every trainer: run folders, atomic checkpoints, RNG state, metrics logs, progress bars.
+"""Run plumbing shared by every trainer: run folders, safe atomic checkpoints, RNG state, resuming, metrics, progress.
 
-The training loops themselves live next to the models they train (``srlib.dasr.train``, ``srlib.usrdu.train``) and stay
-visible there; this module only holds the parts that every loop needs the same way:
+The training loops themselves live next to the models they train (``srlib.dasr.train``, ``srlib.usrdu.train_dsn``,
+``srlib.usrdu.train_srn``) and stay visible there; this module holds the parts that every loop needs the same way:
 
 * :class:`RunDir`: ``out/config.json`` (resolved config), ``out/metrics.jsonl`` (one JSON object per logged step),
-  ``out/checkpoints/last.pt`` (everything needed to resume) and named snapshots.
-* :func:`save_checkpoint` writes through a temporary file and ``os.replace``, so an interrupted save never leaves a
-  truncated checkpoint behind.
+  ``out/checkpoints/last.pt`` (everything needed to resume) and named snapshots (``final.pt``).
+* :func:`training_state` / :func:`resume`: the one checkpoint layout and the one resume routine (kind and config
+  checked, every part and random stream restored, the log truncated to the checkpoint's step).
+* :func:`save_checkpoint` checks free space, writes through a temporary file and ``os.replace``, so a failed or
+  interrupted save never loses the previous checkpoint; :func:`load_checkpoint` never executes code from a file.
 * :func:`capture_rng` / :func:`restore_rng` carry every random stream (torch CPU, CUDA, Python, NumPy and any
   ``torch.Generator`` the loop owns) so that a resumed run ends with the same weights as an uninterrupted one.
+* :class:`DeferInterrupt` + :class:`TrainingInterrupted`: Ctrl-C finishes the current step, the trainer saves
+  ``last.pt`` and raises; the CLI prints how to resume and exits with 130.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 import random
+import re
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -23,7 +31,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import torch
 
-from srlib.config import save_config
+from srlib.config import save_config, to_dict
+from srlib.errors import CheckpointError, DiskFull, explain_os_error
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -44,12 +53,30 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _numpy_state_to_safe(state: tuple) -> dict:
+    """NumPy's legacy global RNG state as plain types and a tensor (loadable with ``weights_only=True``)."""
+    name, keys, pos, has_gauss, cached = state
+    return {"name": name, "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+
+
+def _numpy_state_from_safe(state) -> tuple:
+    if isinstance(state, tuple):  # written by srlib < 0.2 (an ndarray inside); loaded through the numpy allowlist
+        return state
+    return (state["name"], state["keys"].numpy().astype(np.uint32), state["pos"], state["has_gauss"],
+            state["cached_gaussian"])
+
+
 def capture_rng(generators: Mapping[str, torch.Generator] | None = None) -> dict:
-    """Snapshot every random stream: torch CPU (and CUDA if present), Python, NumPy and the named generators."""
+    """Snapshot every random stream: torch CPU (and CUDA if present), Python, NumPy and the named generators.
+
+    The snapshot holds only tensors and plain Python types, so a checkpoint that contains it loads with
+    ``torch.load(weights_only=True)``.
+    """
     state = {
         "torch": torch.get_rng_state(),
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": _numpy_state_to_safe(np.random.get_state()),
         "generators": {k: g.get_state() for k, g in (generators or {}).items()},
     }
     if torch.cuda.is_available():
@@ -61,34 +88,102 @@ def restore_rng(state: dict, generators: Mapping[str, torch.Generator] | None = 
     """Restore a snapshot taken by :func:`capture_rng` (the named generators are updated in place)."""
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    np.random.set_state(_numpy_state_from_safe(state["numpy"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
     saved = state.get("generators", {})
     for name, gen in (generators or {}).items():
         if name not in saved:
-            raise KeyError(f"checkpoint has no state for generator {name!r} (has {sorted(saved)})")
+            raise CheckpointError(f"checkpoint has no state for generator {name!r} (has {sorted(saved)})")
         gen.set_state(saved[name])
 
 
+#: Head room kept free beyond the checkpoint's own size when saving (file-system metadata, other writers).
+SAVE_MARGIN_BYTES = 1 << 20
+
+
 def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
-    """Save ``state`` with ``torch.save`` atomically (temporary file, then ``os.replace``)."""
+    """Save ``state`` with ``torch.save`` atomically, never losing the previous file.
+
+    The state is serialised in memory first, its size is checked against the free space of the target's file
+    system, then written to ``<path>.tmp``, flushed to disk and renamed over ``path`` (``os.replace``). A save that
+    fails for any reason (disk full, permission, interruption) removes the temporary file and leaves the previous
+    checkpoint intact.
+
+    Raises:
+        DiskFull: not enough free space (checked before writing, or reported by the OS while writing).
+        OutputError: the folder cannot be written.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise explain_os_error(exc, f"creating {path.parent}") from None
+    buf = io.BytesIO()
+    torch.save(dict(state), buf)
+    data = buf.getbuffer()
+    free = shutil.disk_usage(path.parent).free
+    if free < len(data) + SAVE_MARGIN_BYTES:
+        raise DiskFull(f"no space left on device for {path}: it needs {len(data) / 2**20:.1f} MiB and "
+                       f"{free / 2**20:.1f} MiB are free; the previous checkpoint is intact")
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(dict(state), tmp)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise explain_os_error(exc, f"saving {path} (the previous checkpoint is intact)") from None
+        raise
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint`; a clear ``FileNotFoundError`` if it is missing."""
+def _legacy_numpy_globals() -> list:
+    """The NumPy globals needed to read an ndarray (srlib < 0.2 stored NumPy's RNG state as one).
+
+    Rebuilding an ndarray of an allow-listed dtype runs no code from the file; nothing else is allowed.
+    """
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # NumPy < 2
+        from numpy.core.multiarray import _reconstruct
+    allowed = [_reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    return allowed
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+                    what: str = "checkpoint") -> Any:
+    """Load a file written by :func:`save_checkpoint` (or any weights file) **without executing code from it**.
+
+    ``torch.load(weights_only=True)`` only rebuilds tensors and plain Python containers; there is no fallback to full
+    unpickling, whatever the file says. Checkpoints written by srlib before 0.2 (NumPy RNG state as an ndarray) still
+    load: the ndarray's globals are allow-listed, nothing else.
+
+    Raises:
+        CheckpointError: the file is missing, empty, truncated, not a PyTorch file, or needs code execution to load.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    # weights_only=False: our checkpoints hold RNG states (tuples, numpy arrays) next to tensors. Only load files
-    # you trust, as with any pickle.
-    return torch.load(path, map_location=map_location, weights_only=False)
+        raise CheckpointError(f"no {what} at {path}" + (" (it is a folder)" if path.is_dir() else ""))
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty, not a {what}")
+    try:
+        with torch.serialization.safe_globals(_legacy_numpy_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        if found:
+            raise CheckpointError(f"{path} is not a safe {what}: loading it would call {found.group(1)}, and srlib "
+                                  "never runs code from a file (it loads tensors and plain data only)") from None
+        raise CheckpointError(f"{path} is not a {what} srlib can read: corrupt, truncated or another kind of "
+                              "file") from None
+    except (RuntimeError, EOFError, ValueError, OSError, AttributeError, IndexError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path} is not a {what} srlib can read: corrupt, truncated or another kind of "
+                              f"file ({first})") from None
 
 
 class MetricsLog:
@@ -148,6 +243,11 @@ class RunDir:
     def last(self) -> Path:
         return self.root / "checkpoints" / "last.pt"
 
+    @property
+    def final(self) -> Path:
+        """The weights-only snapshot written when a run completes its schedule."""
+        return self.snapshot("final")
+
     def snapshot(self, name: str) -> Path:
         return self.root / "checkpoints" / f"{name}.pt"
 
@@ -192,3 +292,81 @@ class DeferInterrupt:
     def __exit__(self, *exc):
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+
+
+#: Version of the checkpoint layout written by srlib's trainers. 2: RNG states as tensors and plain types (safe to
+#: load with ``weights_only=True``); 1 (no ``format`` key): srlib < 0.2, NumPy RNG state as an ndarray.
+CHECKPOINT_FORMAT = 2
+
+#: Config fields every trainer allows to change between an interrupted run and its resumption.
+RESUMABLE_CHANGES = ("max_iters", "log_every", "save_every", "val_every")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised by a trainer after Ctrl-C once it has saved ``checkpoint``: the run resumes from there."""
+
+    def __init__(self, step: int, checkpoint: Path):
+        self.step, self.checkpoint = step, Path(checkpoint)
+        super().__init__(f"interrupted after step {step}: state saved to {checkpoint}; run the same command "
+                         "again to resume")
+
+
+def training_state(kind: str, cfg: Any, step: int, parts: Mapping[str, Any], generators=None, *,
+                   full: bool = True) -> dict:
+    """The checkpoint dict every srlib trainer writes.
+
+    Args:
+        kind: model family tag read by the loaders (``"srlib.dasr"``, ``"usrdu-dsn"``, ``"usrdu-srn"``).
+        cfg: the resolved training config (stored as plain data).
+        step: completed iterations.
+        parts: ``{name: object with state_dict()}``: models, optimisers, schedulers, samplers.
+        generators: named ``torch.Generator`` objects whose state is captured with the global streams.
+        full: also store the RNG states (``last.pt``); ``False`` for weights-only snapshots, whose ``parts`` should
+            then hold only models.
+    """
+    state = {"kind": kind, "format": CHECKPOINT_FORMAT, "config": to_dict(cfg), "step": int(step),
+             **{name: part.state_dict() for name, part in parts.items()}}
+    if full:
+        state["rng"] = capture_rng(generators)
+    return state
+
+
+def resume(run: RunDir, kind: str, cfg: Any, parts: Mapping[str, Any], generators=None, *,
+           device: str | torch.device = "cpu", changeable: Iterable[str] = RESUMABLE_CHANGES) -> int:
+    """Continue a run from ``run.last`` if it exists; the one resume routine of every srlib trainer.
+
+    Checks that the checkpoint is of ``kind`` and was written with the same config (fields in ``changeable`` may
+    differ), loads every part's state dict, restores every random stream and truncates the metrics log to the
+    checkpoint's step. Without a checkpoint the log is emptied and 0 is returned.
+
+    Returns:
+        The number of completed iterations to continue from.
+
+    Raises:
+        CheckpointError: another kind, another config, or a checkpoint without a part; the message says how to start
+            again.
+    """
+    if not run.has_checkpoint():
+        run.log.truncate_after(0)
+        return 0
+    again = (f"start again with --no-resume (resume=False) or another output folder than {run.root}")
+    state = load_checkpoint(run.last, map_location=device)
+    if not isinstance(state, dict) or state.get("kind") != kind:
+        got = state.get("kind") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"cannot resume {run.last}: it is a {got!r} checkpoint, not {kind!r}; {again}")
+    changeable = set(changeable)
+    now = {k: v for k, v in to_dict(cfg).items() if k not in changeable}
+    then = {k: v for k, v in state.get("config", {}).items() if k not in changeable}
+    if now != then:
+        diff = sorted(k for k in set(now) | set(then) if now.get(k) != then.get(k))
+        raise CheckpointError(f"cannot resume {run.last}: it was written with a different config (fields {diff}); "
+                              f"{again}")
+    missing = [name for name in parts if name not in state]
+    if missing or "rng" not in state:
+        raise CheckpointError(f"cannot resume {run.last}: it holds no {missing or ['rng']} state (a weights-only "
+                              f"snapshot?); {again}")
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    restore_rng(state["rng"], generators)
+    run.log.truncate_after(state["step"])
+    return int(state["step"])
