@@ -88,13 +88,13 @@ def niqe_of_luma(y: np.ndarray) -> float:
     """NIQE of a luma image ``(H, W)`` float on the 0-255 scale (already rounded, if MATLAB parity is wanted).
 
     Raises:
-        InputError: the image is smaller than one 96x96 block.
+        InputError: the image holds fewer than two 96x96 blocks.
     """
     mu_p, cov_p, window = pristine_model()
     h, w = y.shape
     nh, nw = h // BLOCK, w // BLOCK
-    if nh < 1 or nw < 1:
-        raise InputError(f"NIQE needs at least {BLOCK}x{BLOCK} pixels, got {h}x{w}")
+    if nh < 1 or nw < 1 or nh * nw < 2:  # the block covariance needs two blocks
+        raise InputError(f"NIQE needs at least two {BLOCK}x{BLOCK} blocks ({BLOCK}x{2 * BLOCK} pixels), got {h}x{w}")
     img = y[: nh * BLOCK, : nw * BLOCK].astype(np.float64)
     per_scale = []
     for scale in (1, 2):
@@ -122,7 +122,7 @@ def niqe(img: torch.Tensor, *, crop: int = 0) -> float:
     Args:
         img: ``(3, H, W)`` RGB or ``(1, H, W)`` / ``(H, W)`` grey, uint8 or float in [0, 1]. A float image is first
             put on the 8-bit grid (clamped, ``round(255 x)``), as an SR output is saved and scored as an 8-bit file.
-            At least 96x96 pixels after ``crop``.
+            At least two 96x96 blocks after ``crop``.
         crop: border pixels removed from every side before scoring.
 
     Returns:

@@ -72,6 +72,7 @@ def test_aggd_fit_recovers_laplace_shape():
 
 @pytest.mark.parametrize("bad, match", [
     (torch.rand(3, 64, 200), "96x96"),
+    (torch.rand(3, 100, 150), "two"),
     (torch.rand(2, 3, 128, 128), "one"),
     (torch.full((3, 128, 128), float("nan")), "NaN"),
 ])
