@@ -101,7 +101,7 @@ def train_step_fn(profile: str, batch: int, device: torch.device):
     from srlib.dasr.train_config import DASRTrainConfig
     from srlib.degradations import IsoTrain
 
-    cfg = DASRTrainConfig.profile_config(profile)
+    cfg = DASRTrainConfig.for_profile(profile)
     if cfg.model.queue_size % batch:
         cfg = replace(cfg, model=replace(cfg.model, queue_size=batch * (cfg.model.queue_size // batch or 1)))
     model = BlindSR(cfg.model).to(device).train()
@@ -166,7 +166,7 @@ def main(argv=None) -> int:
         rows.append((f"infer tiled {side}x{side} -> {4 * side}x{4 * side} (tile 128, overlap 16)", t, m))
     from srlib.dasr.train_config import DASRTrainConfig
 
-    tiny_batch = DASRTrainConfig.profile_config("tiny").batch_size
+    tiny_batch = DASRTrainConfig.for_profile("tiny").batch_size
     for profile, b in (("paper", batch), ("tiny", tiny_batch)):
         step, cfg = train_step_fn(profile, b, device)
         t, m = timed(step, device, repeat)

@@ -27,7 +27,6 @@
 #   never saw**, so that a t-SNE plot is never the only evidence.
 
 # %%
-import os
 import time
 from dataclasses import replace
 
@@ -51,9 +50,9 @@ sr_iters = 300       # tiny only: joint-stage (stage 2) iterations of Models 1 a
 crops_per_image = 12 # held-out crops per test image for the representation study
 
 # %%
-from srlib.config import check_profile
+from srlib.config import BOOK_PROFILES, check_profile
 
-check_profile(profile)
+check_profile(profile, BOOK_PROFILES)
 torch.set_num_threads(threads)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 print(f"profile={profile}, seed={seed}, device={device}, torch threads={torch.get_num_threads()}")
@@ -122,11 +121,9 @@ from srlib.dasr.train_config import DASRTrainConfig
 
 
 def config(ablation, setting="iso", **kw):
-    cfg = DASRTrainConfig.profile_config(profile, setting=setting, scale=4, ablation=ablation, seed=seed, **kw)
-    if profile == "tiny":  # same schedule shape, lengths from the parameters cell (LR drop at 60 % of stage 1)
-        epochs_enc = encoder_iters // cfg.iters_per_epoch if cfg.epochs_encoder else 0
-        cfg = replace(cfg, epochs_encoder=epochs_enc, lr_decay_encoder=max(1, int(0.6 * epochs_enc)),
-                      epochs_sr=max(1, sr_iters // cfg.iters_per_epoch))
+    cfg = DASRTrainConfig.for_profile(profile, setting=setting, scale=4, ablation=ablation, seed=seed, **kw)
+    if profile == "tiny":  # same schedule shape, stage lengths from the parameters cell (Model 1 has no stage 1)
+        cfg = cfg.with_iters(encoder_iters, sr_iters)
     return cfg
 
 
@@ -313,8 +310,8 @@ plt.show()
 #
 # ## Exercises
 #
-# 1. Set `sr_iters` and the stage-1 length (`epochs_encoder` of the config) ten times larger and re-run. How do the
-#    separation scores of Model 1 and Model 4 change?
+# 1. Set `encoder_iters` and `sr_iters` ten times larger (in a fresh `out_dir`) and re-run. How do the separation
+#    scores of Model 1 and Model 4 change?
 # 2. Replace the kNN separation score with a linear probe that regresses σ (e.g. `sklearn.linear_model.RidgeCV`) and
 #    report R² on unseen content. Which measure is more sensitive at tiny scale?
 # 3. Train with `momentum=0.999` (the paper's value) at `profile="tiny"` and compare the top-1 accuracy curve. Why

@@ -24,10 +24,8 @@
 
 # %%
 import time
-from dataclasses import replace
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 
@@ -49,9 +47,9 @@ sr_iters = 200          # tiny only: stage-2 iterations (all models)
 use_set14 = profile == "paper"  # Set14 (Table 1's set, needs SRLIB_DATA) or the 3 held-out built-in photographs
 
 # %%
-from srlib.config import check_profile
+from srlib.config import BOOK_PROFILES, check_profile
 
-check_profile(profile)
+check_profile(profile, BOOK_PROFILES)
 torch.set_num_threads(threads)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 seeds = [seed + i for i in range(n_seeds)]
@@ -78,9 +76,9 @@ flags = {"model1": "✗ ✓ ✓ ✗", "model2": "✓ ✗ ✗ ✗", "model3": "�
 sizes = pd.DataFrame({
     "description": {n: a.label for n, a in ABLATIONS.items()},
     "repr. learning / kernel / modulation / oracle": flags,
-    **{f"{p} n_feats": {r["model"]: r["n_feats"] for r in ablation_table(DASRConfig.profile(p, scale=4))}
+    **{f"{p} n_feats": {r["model"]: r["n_feats"] for r in ablation_table(DASRConfig.for_profile(p, scale=4))}
        for p in ("paper", profile)},
-    **{f"{p} params": {r["model"]: f"{r['params']:,}" for r in ablation_table(DASRConfig.profile(p, scale=4))}
+    **{f"{p} params": {r["model"]: f"{r['params']:,}" for r in ablation_table(DASRConfig.for_profile(p, scale=4))}
        for p in ("paper", profile)},
 })
 sizes
@@ -97,12 +95,9 @@ from srlib.dasr.train_config import DASRTrainConfig
 
 
 def config(ablation, run_seed):
-    cfg = DASRTrainConfig.profile_config(profile, setting="iso", scale=4, ablation=ablation, seed=run_seed)
-    if profile == "tiny":
-        e1 = encoder_iters // cfg.iters_per_epoch if cfg.epochs_encoder else 0
-        e2 = max(1, sr_iters // cfg.iters_per_epoch)
-        cfg = replace(cfg, epochs_encoder=e1, lr_decay_encoder=max(1, int(0.6 * e1)), epochs_sr=e2,
-                      lr_decay_sr=max(1, e2 // 2))
+    cfg = DASRTrainConfig.for_profile(profile, setting="iso", scale=4, ablation=ablation, seed=run_seed)
+    if profile == "tiny":  # stage lengths from the parameters cell; Models 1 and 5 keep no encoder stage
+        cfg = cfg.with_iters(encoder_iters, sr_iters)
     return cfg
 
 

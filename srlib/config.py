@@ -1,13 +1,17 @@
 """Frozen dataclass configs, named profiles, and writing the resolved config of a run.
 
-Every trainable component of srlib has a frozen dataclass config. Two profiles exist:
+Every trainable component of srlib has a frozen dataclass config, built with the classmethod
+``Cls.for_profile(name, **overrides)``. One vocabulary of profile names (:data:`PROFILES`):
 
 * ``tiny``: the same code path with reduced widths and iterations, so that each book chapter runs in a few
   minutes on a 2-core CPU. It is the default everywhere (``SRLIB_PROFILE`` overrides it for the book).
 * ``paper``: the published hyper-parameters. Each field's comment cites where the value comes from.
+* ``official``: the authors' released code where it departs from the paper (USR-DU only).
 
-A config is resolved once, written beside the run's outputs as ``config.json`` (see :func:`save_config`), and can be
-read back with :func:`load_config`. Nothing is read from globals and nothing is ``exec``-ed.
+Each config class lists the names it supports in its own ``PROFILES`` attribute, and the command lines read their
+``choices`` from those tuples. A config is resolved once, written beside the run's outputs as ``config.json`` (see
+:func:`save_config`), and can be read back with :func:`load_config`. Nothing is read from globals and nothing is
+``exec``-ed.
 """
 from __future__ import annotations
 
@@ -17,29 +21,41 @@ import os
 from pathlib import Path
 from typing import Any, Type, TypeVar
 
-PROFILES = ("tiny", "paper")
+from srlib.errors import UsageError
+
+#: Every profile name srlib knows; a config class supports a subset (its ``PROFILES`` class attribute).
+PROFILES = ("tiny", "paper", "official")
+#: The profiles every book chapter runs at (``tools/run_book.py --profile``, ``$SRLIB_PROFILE``).
+BOOK_PROFILES = ("tiny", "paper")
 
 T = TypeVar("T")
 
 
-def check_profile(profile: str) -> str:
-    """Return ``profile`` if it is a known profile name, else raise ``ValueError``.
+def check_profile(profile: str, allowed: tuple = PROFILES) -> str:
+    """Return ``profile`` if it is one of ``allowed``, else raise :class:`~srlib.errors.UsageError` naming them.
 
     >>> check_profile("tiny")
     'tiny'
+    >>> check_profile("official", allowed=("tiny", "paper"))
+    Traceback (most recent call last):
+    ...
+    srlib.errors.UsageError: profile 'official' is not available here; expected one of 'tiny', 'paper'
     """
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+    if profile not in allowed:
+        names = ", ".join(repr(p) for p in allowed)
+        if profile in PROFILES:
+            raise UsageError(f"profile {profile!r} is not available here; expected one of {names}")
+        raise UsageError(f"unknown profile {profile!r}; expected one of {names}")
     return profile
 
 
 def default_profile() -> str:
-    """The profile to use when none is given: ``$SRLIB_PROFILE`` or ``"tiny"``.
+    """The profile of the book when none is given: ``$SRLIB_PROFILE`` or ``"tiny"`` (one of :data:`BOOK_PROFILES`).
 
-    >>> default_profile() in PROFILES
+    >>> default_profile() in BOOK_PROFILES
     True
     """
-    return check_profile(os.environ.get("SRLIB_PROFILE", "tiny"))
+    return check_profile(os.environ.get("SRLIB_PROFILE", "tiny"), BOOK_PROFILES)
 
 
 def to_dict(cfg: Any) -> dict:

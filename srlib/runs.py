@@ -144,14 +144,16 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> Path:
 def _legacy_numpy_globals() -> list:
     """The NumPy globals needed to read an ndarray (srlib < 0.2 stored NumPy's RNG state as one).
 
-    Rebuilding an ndarray of an allow-listed dtype runs no code from the file; nothing else is allowed.
+    Rebuilding an ndarray of an allow-listed dtype runs no code from the file; nothing else is allowed. A file pickled
+    under NumPy 1.x names the rebuild function ``numpy.core.multiarray._reconstruct``, under 2.x
+    ``numpy._core.multiarray._reconstruct``: both names are allowed for the same function.
     """
     try:
         from numpy._core.multiarray import _reconstruct
     except ImportError:  # NumPy < 2
         from numpy.core.multiarray import _reconstruct
-    allowed = [_reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
-    return allowed
+    return [_reconstruct, (_reconstruct, "numpy.core.multiarray._reconstruct"),
+            (_reconstruct, "numpy._core.multiarray._reconstruct"), np.ndarray, np.dtype, type(np.dtype(np.uint32))]
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
@@ -332,12 +334,15 @@ def training_state(kind: str, cfg: Any, step: int, parts: Mapping[str, Any], gen
 
 
 def resume(run: RunDir, kind: str, cfg: Any, parts: Mapping[str, Any], generators=None, *,
-           device: str | torch.device = "cpu", changeable: Iterable[str] = RESUMABLE_CHANGES) -> int:
+           changeable: Iterable[str] = RESUMABLE_CHANGES) -> int:
     """Continue a run from ``run.last`` if it exists; the one resume routine of every srlib trainer.
 
     Checks that the checkpoint is of ``kind`` and was written with the same config (fields in ``changeable`` may
     differ), loads every part's state dict, restores every random stream and truncates the metrics log to the
     checkpoint's step. Without a checkpoint the log is emptied and 0 is returned.
+
+    The checkpoint is always read onto the CPU: RNG states must be CPU byte tensors (also those of CUDA generators),
+    and each part's ``load_state_dict`` copies its tensors to wherever that part lives.
 
     Returns:
         The number of completed iterations to continue from.
@@ -350,7 +355,7 @@ def resume(run: RunDir, kind: str, cfg: Any, parts: Mapping[str, Any], generator
         run.log.truncate_after(0)
         return 0
     again = (f"start again with --no-resume (resume=False) or another output folder than {run.root}")
-    state = load_checkpoint(run.last, map_location=device)
+    state = load_checkpoint(run.last, map_location="cpu")
     if not isinstance(state, dict) or state.get("kind") != kind:
         got = state.get("kind") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"cannot resume {run.last}: it is a {got!r} checkpoint, not {kind!r}; {again}")

@@ -1,25 +1,36 @@
-"""Execute every chapter of the book with papermill and print a timing table.
+"""Execute every chapter of the book with papermill and print a timing table (wall and CPU time).
 
 Chapters are jupytext py:percent sources (``book/NN_name.py``). Each is converted to ``book/NN_name.ipynb`` (a build
 product, never committed) and executed in place with papermill, with ``profile`` injected into its ``parameters`` cell.
 Jupyter Book then renders the executed notebooks with ``execute_notebooks: off``.
 
-At ``profile=tiny`` every chapter has a time budget (3 minutes on a 2-core CPU by default); a chapter that fails or runs
-over budget makes this script exit non-zero, so CI fails.
+At ``profile=tiny`` every chapter has a time budget (3 minutes on a 2-core CPU by default). The budget is a reported
+figure: the table shows each chapter's wall time, its CPU time (the papermill kernel and any worker processes it
+started) and the machine's load, so a slow chapter can be told apart from a busy machine. The build fails only when a
+chapter raises an error, or when its CPU time exceeds a generous multiple of the budget (``--fail-multiple``, 3 by
+default): CPU time barely moves with the load of a shared machine, wall time does.
 
-Usage: python tools/run_book.py [--profile tiny|paper] [--budget SECONDS] [--only 01 03]
+Usage: python tools/run_book.py [--profile tiny|paper] [--budget SECONDS] [--fail-multiple X] [--only 01 03]
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 from pathlib import Path
 
+try:
+    import resource  # Unix: CPU time of finished child processes
+except ImportError:  # pragma: no cover - Windows: CPU time unknown, the rule falls back to wall time
+    resource = None
+
 import jupytext
 import papermill
 import yaml
+
+from srlib.config import BOOK_PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,11 +54,60 @@ def chapters_from_toc(toc_path: Path) -> list[Path]:
     return [ROOT / f"{f}.py" for f in files if (ROOT / f"{f}.py").is_file()]
 
 
-def run_chapter(src: Path, profile: str) -> float:
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of every finished (and reaped) child process so far; NaN where unknown.
+
+    The papermill kernel is a child process, reaped when its notebook finishes; its own children (for example a
+    chapter's training workers) are included in its figure once it reaps them.
+    """
+    if resource is None:
+        return math.nan
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_average() -> float:
+    """The 1-minute load average (runnable processes); NaN where the OS does not report it."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return math.nan
+
+
+def judge(wall: float, cpu: float, *, budget: float | None, fail_multiple: float, error: bool = False) -> tuple:
+    """The pass/fail rule of one chapter: ``(passed, status text)``.
+
+    A chapter fails when it raised an error, or when its CPU time exceeds ``fail_multiple * budget`` seconds (wall
+    time where the CPU time is unknown, NaN). A wall time over ``budget`` alone is reported, never failed: on a
+    shared machine it also counts the time other jobs held the cores. ``budget=None`` (profiles other than ``tiny``)
+    checks errors only.
+
+    >>> judge(95.0, 60.0, budget=180, fail_multiple=3)
+    (True, 'ok')
+    >>> judge(400.0, 150.0, budget=180, fail_multiple=3)
+    (True, 'ok (wall time over the 180 s budget, CPU time within it: a busy machine)')
+    >>> judge(700.0, 600.0, budget=180, fail_multiple=3)
+    (False, 'FAILED: CPU time 600 s > 3 x 180 s budget')
+    """
+    if error:
+        return False, "FAILED: error"
+    if budget is None:
+        return True, "ok"
+    used, what = (wall, "wall time") if math.isnan(cpu) else (cpu, "CPU time")
+    if used > fail_multiple * budget:
+        return False, f"FAILED: {what} {used:.0f} s > {fail_multiple:g} x {budget:.0f} s budget"
+    if used > budget:
+        return True, f"ok ({what} {used:.0f} s over the {budget:.0f} s budget, under {fail_multiple:g} x)"
+    if wall > budget:
+        return True, f"ok (wall time over the {budget:.0f} s budget, CPU time within it: a busy machine)"
+    return True, "ok"
+
+
+def run_chapter(src: Path, profile: str) -> None:
+    """Convert ``src`` to ``.ipynb`` beside it and execute it in place (raises papermill's error on a failing cell)."""
     nb_path = src.with_suffix(".ipynb")
     notebook = jupytext.read(src)
     jupytext.write(notebook, nb_path)
-    start = time.perf_counter()
     papermill.execute_notebook(
         str(nb_path),
         str(nb_path),
@@ -58,15 +118,20 @@ def run_chapter(src: Path, profile: str) -> float:
         log_output=False,
         request_save_on_cell_execute=True,
     )
-    return time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="tiny", choices=("tiny", "paper"))
-    parser.add_argument("--budget", type=float, default=180.0, help="seconds per chapter at profile=tiny")
+    parser.add_argument("--profile", default="tiny", choices=BOOK_PROFILES)
+    parser.add_argument("--budget", type=float, default=180.0,
+                        help="reported time budget per chapter at profile=tiny, seconds (default 180)")
+    parser.add_argument("--fail-multiple", type=float, default=3.0,
+                        help="fail a chapter whose CPU time exceeds this multiple of the budget (default 3)")
     parser.add_argument("--only", nargs="*", default=None, help="chapter number prefixes to run, e.g. 01 03")
     args = parser.parse_args(argv)
+    if args.budget <= 0 or args.fail_multiple < 1:
+        parser.error("--budget must be > 0 and --fail-multiple >= 1")
+    budget = args.budget if args.profile == "tiny" else None
 
     os.environ["SRLIB_PROFILE"] = args.profile
     chapters = chapters_from_toc(ROOT / "_toc.yml")
@@ -79,27 +144,32 @@ def main(argv: list[str] | None = None) -> int:
     rows, failed = [], []
     for src in chapters:
         print(f"=== executing {src.relative_to(ROOT)} (profile={args.profile})", flush=True)
+        cpu0, start, error = children_cpu_seconds(), time.perf_counter(), False
         try:
-            seconds = run_chapter(src, args.profile)
-            status = "ok"
-            if args.profile == "tiny" and seconds > args.budget:
-                status = f"OVER BUDGET ({args.budget:.0f} s)"
-                failed.append(src.name)
+            run_chapter(src, args.profile)
         except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
-            seconds, status = float("nan"), "FAILED"
-            failed.append(src.name)
+            error = True
             print(exc, file=sys.stderr)
-        rows.append((src.name, seconds, status))
-        print(f"    {status} in {seconds:.1f} s", flush=True)
+        wall, cpu, load = time.perf_counter() - start, children_cpu_seconds() - cpu0, load_average()
+        passed, status = judge(wall, cpu, budget=budget, fail_multiple=args.fail_multiple, error=error)
+        if not passed:
+            failed.append(src.name)
+        rows.append((src.name, wall, cpu, load, status))
+        print(f"    {status}: wall {wall:.1f} s, CPU {cpu:.1f} s, load {load:.2f}", flush=True)
 
     width = max(len(r[0]) for r in rows)
     print(f"\nChapter timings (profile={args.profile}, {os.cpu_count()} CPU cores)")
-    print(f"{'chapter':<{width}}  {'seconds':>8}  status")
-    for name, seconds, status in rows:
-        print(f"{name:<{width}}  {seconds:8.1f}  {status}")
-    print(f"{'total':<{width}}  {sum(r[1] for r in rows if r[1] == r[1]):8.1f}")
+    if budget is not None:
+        print(f"budget {budget:.0f} s per chapter (reported); a chapter fails on an error or when its CPU time "
+              f"exceeds {args.fail_multiple:g} x {budget:.0f} = {args.fail_multiple * budget:.0f} s")
+    print(f"{'chapter':<{width}}  {'wall s':>8}  {'CPU s':>8}  {'load':>5}  status")
+    for name, wall, cpu, load, status in rows:
+        print(f"{name:<{width}}  {wall:8.1f}  {cpu:8.1f}  {load:5.2f}  {status}")
+    print(f"{'total':<{width}}  {sum(r[1] for r in rows):8.1f}  {sum(r[2] for r in rows):8.1f}")
+    print("load: 1-minute load average when the chapter ended; above the core count, other jobs shared the CPU "
+          "and wall time exceeds CPU time")
     if failed:
-        print(f"\n{len(failed)} chapter(s) failed or ran over budget: {', '.join(failed)}", file=sys.stderr)
+        print(f"\n{len(failed)} chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,7 +1,8 @@
 """Architecture config of the DASR model (degradation encoder + MoCo + degradation-aware SR net).
 
 One frozen dataclass, :class:`DASRConfig`, describes every layer width of ``BlindSR`` and the switches that turn it into
-the ablation variants of the paper's Table 1 (see :mod:`srlib.dasr.ablations`). Two profiles:
+the ablation variants of the paper's Table 1 (see :mod:`srlib.dasr.ablations`). Two profiles
+(:meth:`DASRConfig.for_profile`):
 
 * ``paper``: the official sizes (``LongguangWang/DASR`` ``model/blindsr.py`` hard-codes n_feats=64, n_groups=5,
   n_blocks=5, reduction=8; ``moco/builder.py`` dim=256, K=8192, m=0.999, T=0.07). With these values the state dict has
@@ -17,6 +18,8 @@ from srlib.config import check_profile
 #: Conditioning styles of the residual blocks: ``"da"`` = DA convolutions (Models 1, 3, 4, 5),
 #: ``"concat"`` = representation stretched to a map and concatenated to the features before a vanilla conv (Model 2).
 BLOCK_KINDS = ("da", "concat")
+#: SR factors of the official code (``--scale``) and of srlib's DASR.
+SCALES = (2, 3, 4)
 #: Where the representation comes from: the contrastive ``"encoder"`` (blind) or the true ``"kernel"`` (Model 5 oracle).
 SOURCES = ("encoder", "kernel")
 
@@ -56,9 +59,12 @@ class DASRConfig:
     source: str = "encoder"
     kernel_size: int = 21
 
+    #: The profiles :meth:`for_profile` builds (a class attribute, not a field).
+    PROFILES = ("tiny", "paper")
+
     def __post_init__(self):
-        if self.scale not in (2, 3, 4):
-            raise ValueError(f"scale must be 2, 3 or 4, got {self.scale!r}")
+        if self.scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
         if self.block not in BLOCK_KINDS:
             raise ValueError(f"block must be one of {BLOCK_KINDS}, got {self.block!r}")
         if self.source not in SOURCES:
@@ -78,15 +84,15 @@ class DASRConfig:
         return int(self.enc_widths[-1])
 
     @classmethod
-    def profile(cls, name: str, **overrides) -> "DASRConfig":
+    def for_profile(cls, name: str, **overrides) -> "DASRConfig":
         """The ``tiny`` or ``paper`` sizes, with optional field overrides.
 
-        >>> DASRConfig.profile("paper").n_feats
+        >>> DASRConfig.for_profile("paper").n_feats
         64
-        >>> DASRConfig.profile("tiny", scale=2).scale
+        >>> DASRConfig.for_profile("tiny", scale=2).scale
         2
         """
-        check_profile(name)
+        check_profile(name, cls.PROFILES)
         base = cls() if name == "paper" else cls(**TINY)
         return replace(base, **overrides)
 

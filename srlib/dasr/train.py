@@ -8,26 +8,32 @@ Per iteration: draw B HR images x 2 crops, draw one degradation per image, synth
   the two terms depends on that scale (reference Sec. 4).
 
 One Adam optimizer over every trainable parameter (G and encoder_q) is created once; the learning rate is set from the
-iteration counter (:meth:`DASRTrainConfig.lr_at`). Runs resume exactly from ``out/checkpoints/last.pt``: weights, key
-encoder, queue, optimizer, iteration, sampler and every random stream are saved. Ctrl-C finishes the current iteration,
-saves ``last.pt`` and re-raises ``KeyboardInterrupt``.
+iteration counter (:meth:`DASRTrainConfig.lr_at`). The run follows srlib's one trainer contract (:mod:`srlib.runs`):
+``out/checkpoints/last.pt`` holds weights, key encoder, queue, optimizer, sampler, iteration and every random stream,
+so a run resumes exactly; Ctrl-C finishes the current iteration, saves ``last.pt`` and raises
+:class:`srlib.runs.TrainingInterrupted`; ``final.pt`` is a weights-only snapshot of the finished schedule.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from srlib.config import from_dict, to_dict
+from srlib import runs
+from srlib.checkpoints import check_state_dict
+from srlib.config import from_dict
+from srlib.dasr.ablations import ABLATIONS
+from srlib.dasr.config import SCALES
 from srlib.dasr.moco import contrastive_accuracy
 from srlib.dasr.network import RGB_RANGE, BlindSR
-from srlib.dasr.train_config import DASRTrainConfig
-from srlib.runs import DeferInterrupt, RunDir, capture_rng, load_checkpoint, pick_device, progress, restore_rng, save_checkpoint, seed_everything
+from srlib.dasr.train_config import SETTINGS, DASRTrainConfig
+from srlib.errors import CheckpointError
 
-#: Fields that may change between an interrupted run and its resumption.
-RESUMABLE_CHANGES = ("max_iters", "log_every", "save_every")
+#: The ``kind`` tag of srlib DASR checkpoints (read by the loaders).
+KIND = "srlib.dasr"
 
 
 def training_images(cfg: DASRTrainConfig) -> list:
@@ -67,34 +73,30 @@ def synthesize(hr: torch.Tensor, kernels: torch.Tensor, noise: torch.Tensor, sca
     return lr.view(b, n, *lr.shape[1:])
 
 
-def _check_resumable(saved: dict, cfg: DASRTrainConfig) -> None:
-    now = {k: v for k, v in to_dict(cfg).items() if k not in RESUMABLE_CHANGES}
-    then = {k: v for k, v in saved.items() if k not in RESUMABLE_CHANGES}
-    if now != then:
-        diff = sorted(k for k in set(now) | set(then) if now.get(k) != then.get(k))
-        raise ValueError(f"cannot resume: the checkpoint was written with a different config (fields {diff}); "
-                         "use another --out or resume=False")
-
-
 def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, device: str | None = None,
-               callback=None, quiet: bool = False) -> BlindSR:
+               quiet: bool = False, callback=None) -> BlindSR:
     """Train DASR as configured; write ``out/config.json``, ``out/metrics.jsonl`` and ``out/checkpoints/*.pt``.
 
     Args:
-        cfg: the resolved training config (see :meth:`DASRTrainConfig.profile_config`).
+        cfg: the resolved training config (see :meth:`DASRTrainConfig.for_profile`).
         out: run folder. With ``resume`` and an existing ``checkpoints/last.pt`` the run continues from there.
+        resume: ``False`` starts from scratch even if ``out`` holds a checkpoint (it is overwritten).
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
-        callback: optional ``callback(step, record)`` called after every iteration (``record`` = logged metrics).
         quiet: no progress bar.
+        callback: optional ``callback(step, record)`` called after every iteration (``record`` = logged metrics).
 
     Returns:
         The trained :class:`BlindSR`, in eval mode, on ``device``.
+
+    Raises:
+        CheckpointError: ``out`` holds a checkpoint of another kind or config; the message says how to start again.
+        TrainingInterrupted: after Ctrl-C, once ``last.pt`` holds the last whole iteration.
     """
     from srlib.data import DASRPatchSampler
 
-    dev = pick_device(device)
-    run = RunDir(out)
-    kernel_gen = seed_everything(cfg.seed)  # also seeds weight init (global torch RNG)
+    dev = runs.pick_device(device)
+    run = runs.RunDir(out)
+    kernel_gen = runs.seed_everything(cfg.seed)  # also seeds weight init (global torch RNG)
     noise_gen = torch.Generator(dev).manual_seed(cfg.seed + 2)
     model = BlindSR(cfg.model).to(dev)
     params = [p for p in model.parameters() if p.requires_grad]  # G + encoder_q (never encoder_k, MeanShift)
@@ -103,32 +105,26 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
                                generator=torch.Generator().manual_seed(cfg.seed + 1))
     degradations = degradation_sampler(cfg)
     gens = {"kernel": kernel_gen, "noise": noise_gen}
+    parts = {"model": model, "optimizer": optimizer, "sampler": sampler}  # the names of every srlib DASR last.pt
 
-    step = 0
-    if resume and run.has_checkpoint():
-        state = load_checkpoint(run.last, map_location=dev)
-        _check_resumable(state["config"], cfg)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        sampler.load_state_dict(state["sampler"])
-        restore_rng(state["rng"], gens)
-        step = state["step"]
-        run.log.truncate_after(step)
-    elif run.log.path.exists():
+    if resume:
+        # Loaded on the CPU: RNG states must be CPU tensors; the model and optimizer copy theirs to ``dev``.
+        step = runs.resume(run, KIND, cfg, parts, gens)
+    else:
+        step = 0
         run.log.truncate_after(0)
     run.save_config(cfg, device=str(dev))
 
     def save(path: Path, full: bool = True) -> None:
-        state = {"kind": "srlib.dasr", "config": to_dict(cfg), "step": step, "model": model.state_dict()}
-        if full:  # everything needed to resume; snapshots stay weights-only (loadable with weights_only=True)
-            state.update(optimizer=optimizer.state_dict(), sampler=sampler.state_dict(), rng=capture_rng(gens))
-        save_checkpoint(path, state)
+        # last.pt: everything needed to resume; snapshots (stage1.pt, final.pt): the weights only.
+        runs.save_checkpoint(path, runs.training_state(KIND, cfg, step, parts if full else {"model": model}, gens,
+                                                       full=full))
 
     model.train()
     total = cfg.total_iters
-    bar = progress(total=total, initial=step, desc=f"DASR {cfg.ablation} {cfg.profile}", disable=quiet)
+    bar = runs.progress(total=total, initial=step, desc=f"DASR {cfg.ablation} {cfg.profile}", disable=quiet)
     try:
-        with DeferInterrupt() as interrupt:
+        with runs.DeferInterrupt() as interrupt:
             while step < total:
                 stage, lr = cfg.stage(step), cfg.lr_at(step)
                 for group in optimizer.param_groups:
@@ -168,52 +164,69 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
                 if interrupt.requested:
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
-        save(run.last)  # iteration boundary: resuming continues exactly
+        # Raised between iterations (the deferred Ctrl-C flag, or a callback): last.pt resumes exactly.
+        save(run.last)
+        raise runs.TrainingInterrupted(step, run.last) from None
+    finally:
         bar.close()
-        raise
-    bar.close()
     if step >= total:
-        save(run.snapshot("final"), full=False)
+        save(run.final, full=False)
     return model.eval()
 
 
 def model_from_checkpoint(state: dict) -> BlindSR:
-    """Rebuild the :class:`BlindSR` (eval mode, CPU) of a loaded srlib DASR checkpoint dict."""
-    if not isinstance(state, dict) or state.get("kind") != "srlib.dasr":
-        raise ValueError(f"not an srlib DASR checkpoint (kind={getattr(state, 'get', lambda k: None)('kind')!r})")
-    cfg = from_dict(DASRTrainConfig, state["config"])
+    """Rebuild the :class:`BlindSR` (eval mode, CPU) of a loaded srlib DASR checkpoint dict.
+
+    Raises:
+        CheckpointError: not an srlib DASR checkpoint, a config this srlib cannot read, or weights that do not
+            match the config's model (the message lists the differing keys).
+    """
+    if not isinstance(state, dict) or state.get("kind") != KIND:
+        got = state.get("kind") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"not an srlib DASR checkpoint (kind={got!r})")
+    try:
+        cfg = from_dict(DASRTrainConfig, state["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"the DASR checkpoint's config cannot be read by this srlib: {exc}") from None
     model = BlindSR(cfg.model)
-    model.load_state_dict(state["model"])  # strict: every key and shape must match the config's model
+    check_state_dict(model, state.get("model", {}), "srlib DASR checkpoint")  # every key and shape, listed
+    model.load_state_dict(state["model"])
     return model.eval()
 
 
 def load_trained(path: str | Path, device: str | None = None) -> BlindSR:
-    """A :class:`BlindSR` (eval mode) from a checkpoint written by :func:`train_dasr` (``last.pt``, ``final.pt`` ...)."""
-    return model_from_checkpoint(load_checkpoint(path, map_location="cpu")).to(pick_device(device))
+    """A :class:`BlindSR` (eval mode) from a checkpoint written by :func:`train_dasr` (``last.pt``, ``final.pt`` ...).
+
+    The file is read with :func:`srlib.runs.load_checkpoint` (tensors and plain data only, never code).
+    """
+    state = runs.load_checkpoint(path, map_location="cpu", what="DASR checkpoint")
+    return model_from_checkpoint(state).to(runs.pick_device(device))
 
 
 def cli_main(argv: list[str] | None = None) -> int:
-    """``srlib train dasr --profile tiny|paper [--setting iso|aniso] [--scale N] [--ablation modelK] [--iters N]
-    [--seed S] [--data DIR] [--device D] [--no-resume] --out DIR``."""
+    """``srlib train dasr --out DIR [--profile P] [--setting S] [--scale N] [--ablation modelK] [--iters N]
+    [--seed S] [--data DIR] [--device D] [--no-resume]``; 0 when the schedule completes, 130 after Ctrl-C."""
     p = argparse.ArgumentParser(prog="srlib train dasr", description="Train DASR (Wang et al., CVPR 2021).")
-    p.add_argument("--profile", default="tiny", choices=("tiny", "paper"))
-    p.add_argument("--setting", default="iso", choices=("iso", "aniso"))
-    p.add_argument("--scale", type=int, default=4, choices=(2, 3, 4))
-    p.add_argument("--ablation", default="model4", choices=[f"model{i}" for i in range(1, 6)])
+    p.add_argument("--profile", default="tiny", choices=DASRTrainConfig.PROFILES)
+    p.add_argument("--setting", default="iso", choices=SETTINGS)
+    p.add_argument("--scale", type=int, default=4, choices=SCALES)
+    p.add_argument("--ablation", default="model4", choices=tuple(ABLATIONS), help="Table 1 row; model4 = full DASR")
     p.add_argument("--iters", type=int, default=None, help="stop after N iterations (truncates the schedule)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=None, help="global seed (default: the profile's, 1)")
     p.add_argument("--data", default="builtin", help="folder of HR training images (default: built-in split)")
     p.add_argument("--device", default=None)
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if OUT has a checkpoint")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
-    cfg = DASRTrainConfig.profile_config(args.profile, setting=args.setting, scale=args.scale,
-                                         ablation=args.ablation, seed=args.seed, data=args.data,
-                                         max_iters=args.iters)
+    overrides = {"data": args.data, "max_iters": args.iters}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    cfg = DASRTrainConfig.for_profile(args.profile, setting=args.setting, scale=args.scale, ablation=args.ablation,
+                                      **overrides)
     try:
         train_dasr(cfg, args.out, resume=not args.no_resume, device=args.device)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: state saved to {RunDir(args.out).last}; run the same command again to resume")
+    except runs.TrainingInterrupted as exc:
+        print(f"\n{exc}", file=sys.stderr)
         return 130
-    print(f"done: {Path(args.out) / 'checkpoints' / 'final.pt'}")
+    print(f"done: {runs.RunDir(args.out).final}")
     return 0
