@@ -48,10 +48,10 @@ out_dir = "runs/ch05"  # the DSN run (config.json, metrics.jsonl, checkpoints/) 
 # %%
 from pathlib import Path
 
-from srlib.usrdu.configs import DSNTrainConfig
-from srlib.usrdu.train import load_data
+from srlib.usrdu.data import load_data
+from srlib.usrdu.train_config import DSNTrainConfig
 
-cfg = DSNTrainConfig.for_profile(profile, 5)  # Table 1 situation 5: theta and sigma
+cfg = DSNTrainConfig.for_profile(profile, 5, seed=seed)  # Table 1 situation 5: theta and sigma
 hr_train, lr_train, val = load_data(cfg.data, cfg.dsn.scale)
 print(f"profile={profile}, seed={seed}, out_dir={out_dir}")
 print("HR training images:", ", ".join(f"{n} {tuple(x.shape[1:])}" for n, x in hr_train))
@@ -141,7 +141,7 @@ print("theta* at d = 0, 2, 10, 30:", [round(losses.kl_optimal_scale(v), 3) for v
 # %% [markdown]
 # ## 5.3 Training the DSN
 #
-# `srlib.usrdu.train.train_dsn` keeps the official order: generate once, update the U-Net discriminator on the
+# `srlib.usrdu.train_dsn.train_dsn` keeps the official order: generate once, update the U-Net discriminator on the
 # high-passed real LR and the detached $y_g$, then update the generator with
 # $\alpha_1 L_{kl} + \alpha_2 L_{kl\text{-}per} + \alpha_3 L_{adv}$. The perceptual KL compares VGG19 `conv5_4`
 # features; **ImageNet weights are not on this machine, so the `tiny` profile declares a random He-initialised VGG
@@ -149,15 +149,18 @@ print("theta* at d = 0, 2, 10, 30:", [round(losses.kl_optimal_scale(v), 3) for v
 # The run resumes from `out_dir` if it was interrupted, and is skipped if it already finished.
 
 # %%
-from srlib.usrdu.train import train_dsn
+from srlib.usrdu.train_dsn import train_dsn
 
 show_source(train_dsn, start="# D step", stop="opt_g.step()")
 
 # %%
+from srlib.runs import RunDir
+
 t0 = time.perf_counter()
-dsn_path = train_dsn(cfg, Path(out_dir) / "dsn", seed=seed)
+train_dsn(cfg, Path(out_dir) / "dsn")  # returns the trained DSN; 5.4 reloads it from its checkpoint
+dsn_path = RunDir(Path(out_dir) / "dsn").final
 dsn_seconds = time.perf_counter() - t0
-print(f"DSN: {cfg.iters} iterations, batch {cfg.batch_size}, HR patch {cfg.lr_patch * 4}, "
+print(f"DSN: {cfg.total_iters} iterations, batch {cfg.batch_size}, HR patch {cfg.lr_patch * 4}, "
       f"{dsn_seconds:.1f} s (profile {profile}, seed {seed})")
 
 # %%
@@ -189,7 +192,7 @@ for r in val_log:
 # %%
 from srlib.degradations import quantize
 from srlib.metrics import psnr
-from srlib.usrdu.train import load_dsn_checkpoint
+from srlib.usrdu.train_dsn import load_dsn_checkpoint
 
 dsn = load_dsn_checkpoint(dsn_path)
 outs = {}

@@ -51,12 +51,13 @@ workers = 2  # training processes side by side on a CPU (one per core); a GPU ru
 # %%
 from pathlib import Path
 
-from srlib.usrdu.configs import PAPER_TABLE1, SITUATIONS, DSNTrainConfig, SRNTrainConfig
-from srlib.usrdu.train import load_data
+from srlib.runs import RunDir
+from srlib.usrdu.data import load_data
+from srlib.usrdu.train_config import PAPER_TABLE1, SITUATIONS, DSNTrainConfig, SRNTrainConfig
 
 OUT = Path(out_dir)
 seeds = [seed + i for i in range(n_seeds)]
-base = SRNTrainConfig.for_profile(profile, 5)
+base = SRNTrainConfig.for_profile(profile, 5, seed=seed)
 hr_train, lr_train, val = load_data(base.data, 4)
 print(f"profile={profile}, seeds={seeds}, out_dir={out_dir}")
 for n, s in SITUATIONS.items():
@@ -114,7 +115,7 @@ plt.show()
 # `RRDB_PSNR_x4.pth`.
 
 # %%
-from srlib.usrdu.train import train_srn
+from srlib.usrdu.train_srn import train_srn
 
 show_source(train_srn, start="# G step", stop="opt_d.step()")
 
@@ -127,25 +128,32 @@ show_source(train_srn, start="# G step", stop="opt_d.step()")
 
 # %%
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-from srlib.usrdu.evaluate import evaluate_upscaler
-from srlib.usrdu.train import load_upscaler, pretrain_psnr, train_dsn
+from srlib.models import load_upscaler
+from srlib.evaluate import evaluate_pairs
+from srlib.usrdu.train_dsn import train_dsn
+from srlib.usrdu.train_srn import pretrain_psnr
 
 # The runs are independent and fully determined by their configs and seeds, so on a CPU they can share the cores:
 # `workers` processes with one thread each. The order in which workers finish does not change any number.
 n_workers = 1 if torch.cuda.is_available() else workers
 t0 = time.perf_counter()
 threads = 1 if n_workers > 1 else torch.get_num_threads()
-with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"),
-                         initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+# The trainers return the trained models: on a GPU one thread of this process runs the jobs, so CUDA models never
+# cross processes.
+pool = ThreadPoolExecutor(1) if torch.cuda.is_available() else ProcessPoolExecutor(
+    n_workers, mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads, initargs=(threads,))
+with pool:
     dsn_jobs = {}
     for variant in (1, 3, 5):
-        cfg = DSNTrainConfig.for_profile(profile, variant, **({"iters": dsn_iters, "val_every": dsn_iters}
-                                                              if profile == "tiny" else {}))
-        dsn_jobs[variant] = pool.submit(train_dsn, cfg, OUT / f"dsn_situation{variant}", seed=seed, quiet=True)
-    init_job = pool.submit(pretrain_psnr, base, OUT / "psnr_init.pth", iters=psnr_init_iters, seed=seed, quiet=True)
-    dsn_ckpt = {v: job.result() for v, job in dsn_jobs.items()}
+        cfg = DSNTrainConfig.for_profile(profile, variant, seed=seed, **({"iters": dsn_iters, "val_every": dsn_iters}
+                                                                         if profile == "tiny" else {}))
+        dsn_jobs[variant] = pool.submit(train_dsn, cfg, OUT / f"dsn_situation{variant}", quiet=True)
+    init_job = pool.submit(pretrain_psnr, base, OUT / "psnr_init.pth", iters=psnr_init_iters, quiet=True)
+    for job in dsn_jobs.values():
+        job.result()  # the trained DSN; the SRN configs name it by its checkpoint file
+    dsn_ckpt = {v: RunDir(OUT / f"dsn_situation{v}").final for v in dsn_jobs}
     init = init_job.result()
     print(f"3 DSNs ({dsn_iters} it) and the PSNR init ({psnr_init_iters} it): {time.perf_counter() - t0:.0f} s")
 
@@ -155,14 +163,16 @@ with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spaw
     srn_jobs = {}
     for n in SITUATIONS:
         for s in seeds:
-            cfg = SRNTrainConfig.for_profile(profile, n, dsn_checkpoint=str(dsn_for[n]), init_checkpoint=str(init),
-                                             **over)
-            srn_jobs[n, s] = pool.submit(train_srn, cfg, OUT / f"srn_situation{n}_seed{s}", seed=s, quiet=True)
-    srn_paths = {key: job.result() for key, job in srn_jobs.items()}
+            cfg = SRNTrainConfig.for_profile(profile, n, seed=s, dsn_checkpoint=str(dsn_for[n]),
+                                             init_checkpoint=str(init), **over)
+            srn_jobs[n, s] = pool.submit(train_srn, cfg, OUT / f"srn_situation{n}_seed{s}", quiet=True)
+    for job in srn_jobs.values():
+        job.result()
+    srn_paths = {(n, s): RunDir(OUT / f"srn_situation{n}_seed{s}").final for n, s in srn_jobs}
 print(f"{len(srn_paths)} SRN runs of {srn_iters} iterations with {n_workers} worker(s): {time.perf_counter() - t0:.0f} s")
 
 t0 = time.perf_counter()
-results = {key: evaluate_upscaler(load_upscaler(path), val) for key, path in srn_paths.items()}
+results = {key: evaluate_pairs(load_upscaler(path), val) for key, path in srn_paths.items()}
 print(f"evaluation of {len(results)} SRNs on {len(val)} validation images: {time.perf_counter() - t0:.0f} s")
 
 # %% [markdown]
@@ -172,7 +182,7 @@ print(f"evaluation of {len(results)} SRNs on {len(val)} validation images: {time
 # %%
 from srlib.degradations import imresize
 from srlib.metrics import psnr
-from srlib.usrdu.train import load_dsn_checkpoint
+from srlib.usrdu.train_dsn import load_dsn_checkpoint
 
 ref_lr_psnr = np.mean([float(psnr(imresize(hr[None], 0.25)[0].clamp(0, 1), lr, crop=4, y_channel=False))
                        for _, lr, hr in val])
@@ -190,7 +200,7 @@ for variant, path in dsn_ckpt.items():
 # %%
 from srlib.evaluate import bicubic_upscaler
 
-ref = {"bicubic": evaluate_upscaler(bicubic_upscaler(4), val), "PSNR init": evaluate_upscaler(load_upscaler(init), val)}
+ref = {"bicubic": evaluate_pairs(bicubic_upscaler(4), val), "PSNR init": evaluate_pairs(load_upscaler(init), val)}
 print(f"Validation: {len(val)} built-in test images through the stand-in camera, x4, RGB, crop 4 "
       f"(profile {profile}, seeds {seeds}; mean ± std over seeds)")
 print(f"{'':22s} {'PSNR':>14s} {'SSIM':>16s} {'LPIPS':>12s} | paper Table 1 (Track 1): PSNR / SSIM / LPIPS")
@@ -233,7 +243,7 @@ with torch.no_grad():
     panels = {"real LR": torch.nn.functional.interpolate(lr[None], scale_factor=4, mode="nearest")[0],
               "bicubic": bicubic_upscaler(4)(lr[None])[0]}
     for n in (1, 5):
-        up = load_upscaler(OUT / f"srn_situation{n}_seed{seeds[0]}" / "checkpoints" / "final.pt")
+        up = load_upscaler(RunDir(OUT / f"srn_situation{n}_seed{seeds[0]}").final)
         panels[f"situation {n}"] = up(lr[None])[0]
     panels["HR"] = hr
 fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))

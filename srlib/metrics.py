@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from srlib.errors import DataNotFound
+
 __all__ = ["rgb_to_y", "psnr", "ssim", "LPIPS", "WeightsUnavailableError", "lpips_available", "alexnet_weights_path"]
 
 # MATLAB rgb2ycbcr (BT.601, "studio swing"): Y = 16 + 65.481 R + 128.553 G + 24.966 B for R, G, B in [0, 1].
@@ -183,7 +185,7 @@ ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILENAME}"
 ALEXNET_ENV = "SRLIB_ALEXNET_WEIGHTS"
 
 
-class WeightsUnavailableError(RuntimeError):
+class WeightsUnavailableError(DataNotFound, RuntimeError):
     """Pretrained weights that a metric needs are not on this machine (they are never downloaded silently)."""
 
 

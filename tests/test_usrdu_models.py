@@ -4,9 +4,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from srlib.checkpoints import StateDictMismatch, from_official
+from srlib.checkpoints import StateDictMismatch
+from srlib.models import from_official
 from srlib.usrdu.discriminator import UNetDConfig, UNetDiscriminatorSN
-from srlib.usrdu.dsn import DSN, DSNConfig
+from srlib.usrdu.dsn import DSN, DSNConfig, check_hr
 from srlib.usrdu.official import esrgan_keys_from_basicsr, load_dsn, load_esrgan
 from srlib.usrdu.rrdbnet import RRDBNet, RRDBNetConfig
 from srlib.usrdu import vgg as vgg_mod
@@ -75,13 +76,18 @@ class TestDSN:
     @pytest.mark.parametrize("x, msg", [
         (torch.rand(1, 1, 64, 64), "RGB"),
         (torch.rand(1, 3, 66, 64), "not divisible"),
-        (torch.rand(1, 3, 64, 64) * 255, r"\[0, 1\]"),
         (torch.zeros(1, 3, 16, 16, dtype=torch.uint8), "float"),
         (torch.rand(1, 3, 32, 64), "must be >= 64"),
     ])
     def test_bad_input(self, x, msg):
         with pytest.raises(ValueError, match=msg):
             DSN(DSNConfig.for_profile("tiny"))(x)  # tiny keeps head C, so sides must be >= 64
+
+    def test_value_check_at_the_entry_point(self):  # forward checks metadata only: no device sync per step
+        x = torch.rand(1, 3, 64, 64) * 255
+        DSN(DSNConfig.for_profile("tiny"))(x)
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            check_hr(x, 4, values=True)
 
     def test_bad_scale(self):
         with pytest.raises(ValueError, match="scale"):

@@ -1,9 +1,11 @@
 """USR-DU sampling: Laplace noise statistics, determinism, cached vs online agreement."""
+import io
 import math
 
 import pytest
 import torch
 
+from srlib.data import samplers
 from srlib.usrdu.dsn import DSN, DSNConfig
 from srlib.usrdu.sampling import (CachedDegradations, SRNPairSampler, laplace_icdf, sample_lr,
                                   standard_laplace)
@@ -90,8 +92,15 @@ class TestSchemes:
         assert torch.equal(la, lb) and torch.equal(ha, hb)
         state = a.state_dict()
         n1 = next(a)
-        a.load_state_dict(state)
+        buf = io.BytesIO()
+        torch.save(state, buf)  # a checkpoint part: must load without unpickling code
+        a.load_state_dict(torch.load(io.BytesIO(buf.getvalue()), weights_only=True))
         assert torch.equal(next(a)[0], n1[0])
+
+    def test_pair_sampler_shares_the_sampler_state_code(self):
+        assert issubclass(SRNPairSampler, samplers._Sampler)
+        assert SRNPairSampler.state_dict is samplers._Sampler.state_dict
+        assert SRNPairSampler.load_state_dict is samplers._Sampler.load_state_dict
 
     def test_modes(self, dsn, images):
         cache = CachedDegradations(dsn, images)

@@ -31,10 +31,13 @@ class UNetDConfig:
     num_feat: int = 64
     skip_connection: bool = True
 
+    #: Architecture sizes by profile; the "official" training profile uses the paper sizes.
+    PROFILES = ("tiny", "paper")
+
     @classmethod
     def for_profile(cls, profile: str) -> "UNetDConfig":
         """``paper``: 64 features (4,376,897 parameters). ``tiny``: 8 features."""
-        return {"paper": cls(), "tiny": cls(num_feat=8)}[check_profile(profile)]
+        return {"paper": cls(), "tiny": cls(num_feat=8)}[check_profile(profile, cls.PROFILES)]
 
 
 class UNetDiscriminatorSN(nn.Module):

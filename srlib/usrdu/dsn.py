@@ -19,6 +19,7 @@ from typing import NamedTuple, Optional
 import torch
 from torch import nn
 
+from srlib.checks import check_image
 from srlib.config import check_profile
 
 
@@ -43,12 +44,15 @@ class DSNConfig:
     feature_uncertainty: bool = True
     sigma_widths: tuple = (64, 128, 256, 512)
 
+    #: Architecture sizes by profile; the "official" training profile uses the paper sizes.
+    PROFILES = ("tiny", "paper")
+
     @classmethod
     def for_profile(cls, profile: str, **overrides) -> "DSNConfig":
         """``paper``: the official sizes. ``tiny``: 16 features, 2 blocks, head C ending at 64 channels (to match the
         width-divided random VGG of the tiny profile, see :class:`srlib.usrdu.vgg.VGGConfig`)."""
         base = {"paper": cls(), "tiny": cls(n_feats=16, n_res_blocks=2, sigma_widths=(8, 16, 32, 64))}
-        return dataclasses.replace(base[check_profile(profile)], **overrides)
+        return dataclasses.replace(base[check_profile(profile, cls.PROFILES)], **overrides)
 
 
 class DSNOutput(NamedTuple):
@@ -143,8 +147,12 @@ class DSN(nn.Module):
         return DSNOutput(y_g, log_theta, log_sigma)
 
 
-def check_hr(hr: torch.Tensor, scale: int, tol: float = 1e-3) -> None:
-    """Raise ``ValueError`` unless ``hr`` is a (B, 3, H, W) floating tensor in [0, 1] with H, W divisible by ``scale``.
+def check_hr(hr: torch.Tensor, scale: int, *, values: bool = False) -> None:
+    """Raise ``ValueError`` unless ``hr`` is a (B, 3, H, W) floating tensor with H, W divisible by ``scale``.
+
+    These checks read only the tensor's metadata, so :meth:`DSN.forward` runs them on every call without a device
+    sync. ``values=True`` also runs :func:`srlib.checks.check_image` (no NaN/Inf, values in [0, 1]): that reads the
+    data (one sync on a GPU), so call it once where images enter, not per training step.
 
     >>> check_hr(torch.zeros(1, 3, 6, 8), 4)
     Traceback (most recent call last):
@@ -159,6 +167,5 @@ def check_hr(hr: torch.Tensor, scale: int, tol: float = 1e-3) -> None:
     if h % scale or w % scale:
         raise ValueError(f"HR size {h}x{w} is not divisible by the scale {scale}; crop it first "
                          f"(e.g. hr[..., :{h - h % scale}, :{w - w % scale}])")
-    lo, hi = float(hr.min()), float(hr.max())
-    if lo < -tol or hi > 1 + tol:
-        raise ValueError(f"HR values must lie in [0, 1], got [{lo:.3g}, {hi:.3g}] (divide 8-bit images by 255)")
+    if values:
+        check_image(hr, "hr")  # an InputError, which is a ValueError

@@ -2,7 +2,7 @@
 
 Every loader checks every key and every shape against srlib's model and raises
 :class:`srlib.checkpoints.StateDictMismatch` with the missing, unexpected and mis-shaped keys named.
-Reached through ``srlib.checkpoints.from_official("usrdu-dsn" | "esrgan", ...)``.
+Reached through ``srlib.models.from_official("usrdu-dsn" | "esrgan", ...)`` and :func:`srlib.models.load_model`.
 """
 from __future__ import annotations
 

@@ -37,10 +37,13 @@ class RRDBNetConfig:
     def scale(self) -> int:
         return 4
 
+    #: Architecture sizes by profile; the "official" training profile uses the paper sizes.
+    PROFILES = ("tiny", "paper")
+
     @classmethod
     def for_profile(cls, profile: str) -> "RRDBNetConfig":
         """``paper``: ESRGAN x4 (16,697,987 parameters). ``tiny``: nf 16, 2 blocks, gc 8."""
-        return {"paper": cls(), "tiny": cls(nf=16, nb=2, gc=8)}[check_profile(profile)]
+        return {"paper": cls(), "tiny": cls(nf=16, nb=2, gc=8)}[check_profile(profile, cls.PROFILES)]
 
 
 class ResidualDenseBlock_5C(nn.Module):  # noqa: N801 - official class name

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from srlib.data.samplers import augment
+from srlib.data.samplers import _Sampler, augment  # _Sampler: the iterator + generator-state code of every sampler
 from srlib.degradations import quantize
 from srlib.usrdu.dsn import DSN
 
@@ -112,7 +112,7 @@ class CachedDegradations:
                 None if lt is None else lt[:, top: top + p, left: left + p])
 
 
-class SRNPairSampler:
+class SRNPairSampler(_Sampler):
     """Infinite (LR sample, HR) training batches for the SRN.
 
     Args:
@@ -129,6 +129,9 @@ class SRNPairSampler:
 
     Yields:
         ``(lr (B, 3, P, P), hr (B, 3, sP, sP))`` float32; lr unclamped.
+
+    ``state_dict()`` / ``load_state_dict()`` (from :mod:`srlib.data.samplers`) save and restore the generator, so a
+    resumed run draws the same patches and noise.
     """
 
     def __init__(self, cache: CachedDegradations, lr_patch: int, batch_size: int, generator: torch.Generator,
@@ -145,12 +148,6 @@ class SRNPairSampler:
             raise ValueError(f"LR means of images {small} are smaller than the {lr_patch}-pixel patch")
         self.cache, self.lr_patch, self.batch_size, self.generator = cache, lr_patch, batch_size, generator
         self.mode, self.scheme, self.constant_scale, self.augment_patches = mode, scheme, constant_scale, augment_patches
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> tuple:
-        return self.sample()
 
     def _randint(self, high: int) -> int:
         return int(torch.randint(high, (1,), generator=self.generator))
@@ -179,9 +176,3 @@ class SRNPairSampler:
         else:
             theta01 = torch.stack(log_thetas).exp() / 255.0
         return sample_lr(y_g, theta01, self.generator), hr
-
-    def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])

@@ -21,6 +21,8 @@ from typing import Optional
 import torch
 from torch import nn
 
+from srlib.errors import DataNotFound
+
 VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's name; "dcbb9e9d" is the start of its sha256
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 _CFG_E = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512)
@@ -28,8 +30,8 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class VGGWeightsUnavailableError(FileNotFoundError):
-    """The ImageNet VGG19 weights file is not on this machine."""
+class VGGWeightsUnavailableError(DataNotFound):
+    """The ImageNet VGG19 weights file is not on this machine (a ``FileNotFoundError``; the CLI exits with 5)."""
 
 
 @dataclass(frozen=True)

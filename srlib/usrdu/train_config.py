@@ -1,22 +1,27 @@
 """Training configs of both USR-DU stages, their profiles, and the Table 1 ablation situations as data.
 
-Profiles: ``tiny`` (2-core CPU, minutes; random VGG stand-in declared in the config), ``paper`` (the hyper-parameters
-the paper states) and ``official`` (what the released code actually runs; see the reference notes). Each value cites
-its source: "paper" = Ning et al. IJCAI 2022, "code" = the official repository (README flags for the DSN,
-``SRN/realsr_options/ep420_track1_c_grad_lap_sam_vgg19_l1.yml`` for the SRN).
+Profiles (``PROFILES``): ``tiny`` (2-core CPU, minutes; random VGG stand-in declared in the config), ``paper`` (the
+hyper-parameters the paper states) and ``official`` (what the released code actually runs; see the reference notes).
+Each value cites its source: "paper" = Ning et al. IJCAI 2022, "code" = the official repository (README flags for the
+DSN, ``SRN/realsr_options/ep420_track1_c_grad_lap_sam_vgg19_l1.yml`` for the SRN).
+
+Like :class:`srlib.dasr.train_config.DASRTrainConfig`, each config carries its ``seed`` and an optional iteration cap
+``max_iters`` (a run stops after ``total_iters = min(iters, max_iters)`` iterations), and is built with
+``Cls.for_profile(profile, situation, **overrides)``.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
+from srlib.config import check_profile
+from srlib.errors import UsageError
+from srlib.published import USRDU_TABLE1
 from srlib.usrdu.discriminator import UNetDConfig
 from srlib.usrdu.dsn import DSNConfig
 from srlib.usrdu.rrdbnet import RRDBNetConfig
 from srlib.usrdu.vgg import VGGConfig
-
-TRAIN_PROFILES = ("tiny", "paper", "official")
 
 
 @dataclass(frozen=True)
@@ -39,21 +44,34 @@ SITUATIONS = {
     5: Situation(5, True, True, "theta", True, "full USR-DU"),
 }
 
-# Paper Table 1 (NTIRE 2020 Track 1 validation, x4): PSNR, SSIM, LPIPS.
-PAPER_TABLE1 = {1: (25.82, 0.7045, 0.2305), 2: (25.63, 0.6913, 0.2323), 3: (25.77, 0.7068, 0.2101),
-                4: (25.99, 0.7106, 0.2097), 5: (25.99, 0.7141, 0.2033)}
+#: Paper Table 1 (NTIRE 2020 Track 1 validation, x4): situation -> (PSNR, SSIM, LPIPS); kept in srlib.published.
+PAPER_TABLE1 = USRDU_TABLE1
 
 
 def situation(number: int) -> Situation:
+    """Row ``number`` (1-5) of the paper's Table 1.
+
+    >>> situation(5).label
+    'full USR-DU'
+    """
     if number not in SITUATIONS:
-        raise ValueError(f"situation must be one of {sorted(SITUATIONS)} (paper Table 1), got {number!r}")
+        raise UsageError(f"situation must be one of {sorted(SITUATIONS)} (paper Table 1), got {number!r}")
     return SITUATIONS[number]
 
 
-def _check(profile: str) -> str:
-    if profile not in TRAIN_PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {TRAIN_PROFILES}")
-    return profile
+_situation = situation  # for_profile's parameter is also called ``situation``
+
+
+def _check_run_fields(cfg) -> None:
+    """Checks shared by both stages: the Table 1 row, the seed, the schedule and the logging periods."""
+    situation(cfg.situation)
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0:
+        raise UsageError(f"seed must be a non-negative int, got {cfg.seed!r}")
+    for name in ("iters", "batch_size", "lr_patch", "log_every", "val_every", "save_every"):
+        if getattr(cfg, name) < 1:
+            raise UsageError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    if cfg.max_iters is not None and cfg.max_iters < 0:
+        raise UsageError(f"max_iters must be >= 0 or None (the full schedule), got {cfg.max_iters}")
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,7 @@ class DataConfig:
     through ``RealWorldDegradation(scale, seed=realworld_seed)``, validation = the builtin test split HR with LR from
     the same degradation (the NTIRE 2020 Track 1 situation: validation LR shares the training LR's degradation).
     Folders (paper): DIV2K HR, NTIRE 2020 Track 1 ``corrupted_train_x`` (or RealSR Canon LR), and the validation pairs
-    ``corrupted_valid_y`` / ``corrupted_valid_x``.
+    ``corrupted_valid_y`` / ``corrupted_valid_x``. See :func:`srlib.usrdu.data.load_data`.
     """
 
     hr_dir: Optional[str] = None
@@ -76,7 +94,10 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class DSNTrainConfig:
-    """DSN training (paper Sec. 3.1, Eq. 7)."""
+    """DSN training (paper Sec. 3.1, Eq. 7). ``seed`` seeds weight init and the patch sampler; the run does
+    ``total_iters = min(iters, max_iters)`` iterations (``max_iters=None``: the full schedule)."""
+
+    PROFILES: ClassVar[tuple] = ("tiny", "paper", "official")
 
     profile: str = "paper"
     situation: int = 5
@@ -96,25 +117,38 @@ class DSNTrainConfig:
     batch_size: int = 16  # paper "16 RGB HR patches"
     lr_patch: int = 64  # paper: HR patches 256x256 at x4
     iters: int = 82500  # paper: 500 epochs x 165 iterations (2650 Track 1 LR images / 16, drop_last)
+    seed: int = 0
+    max_iters: Optional[int] = None
     log_every: int = 100
     val_every: int = 5000
     save_every: int = 1000
 
     def __post_init__(self):
+        _check_run_fields(self)
         s = situation(self.situation)
         if (self.dsn.pixel_uncertainty, self.dsn.feature_uncertainty) != (s.pixel_uncertainty, s.feature_uncertainty):
-            raise ValueError(f"situation {s.number} needs DSNConfig(pixel_uncertainty={s.pixel_uncertainty}, "
+            raise UsageError(f"situation {s.number} needs DSNConfig(pixel_uncertainty={s.pixel_uncertainty}, "
                              f"feature_uncertainty={s.feature_uncertainty})")
         if self.dsn.feature_uncertainty and self.dsn.sigma_widths[-1] != self.vgg.out_channels:
-            raise ValueError(f"DSN head C ends at {self.dsn.sigma_widths[-1]} channels but the VGG conv5_4 has "
+            raise UsageError(f"DSN head C ends at {self.dsn.sigma_widths[-1]} channels but the VGG conv5_4 has "
                              f"{self.vgg.out_channels}")
 
+    @property
+    def total_iters(self) -> int:
+        """Iterations this run will do: ``iters``, or ``max_iters`` if smaller.
+
+        >>> DSNTrainConfig.for_profile("tiny", max_iters=5).total_iters, DSNTrainConfig.for_profile("tiny").total_iters
+        (5, 1000)
+        """
+        return self.iters if self.max_iters is None else min(self.iters, self.max_iters)
+
     @classmethod
-    def for_profile(cls, profile: str, situation_number: int = 5, **overrides) -> "DSNTrainConfig":
-        """Resolved config of ``profile`` for Table 1 situation ``situation_number``; ``overrides`` replace fields."""
-        s = situation(situation_number)
+    def for_profile(cls, profile: str, situation: int = 5, **overrides) -> "DSNTrainConfig":
+        """Resolved config of ``profile`` for Table 1 ``situation``; ``overrides`` replace fields (``seed=``,
+        ``max_iters=`` ...)."""
+        s = _situation(situation)
         heads = dict(pixel_uncertainty=s.pixel_uncertainty, feature_uncertainty=s.feature_uncertainty)
-        base = dict(profile=_check(profile), situation=s.number)
+        base = dict(profile=check_profile(profile, cls.PROFILES), situation=s.number)
         if profile == "tiny":
             base.update(dsn=DSNConfig.for_profile("tiny", **heads), disc=UNetDConfig.for_profile("tiny"),
                         vgg=VGGConfig(weights="random", width_div=8), lr=1e-3, milestones=(), batch_size=4,
@@ -128,7 +162,10 @@ class DSNTrainConfig:
 
 @dataclass(frozen=True)
 class SRNTrainConfig:
-    """SRN (ESRGAN) training on sampled LR images (paper Sec. 3.2, Eq. 12)."""
+    """SRN (ESRGAN) training on sampled LR images (paper Sec. 3.2, Eq. 12). ``seed`` seeds weight init, patches and
+    the Laplace noise; the run does ``total_iters = min(iters, max_iters)`` iterations."""
+
+    PROFILES: ClassVar[tuple] = ("tiny", "paper", "official")
 
     profile: str = "paper"
     situation: int = 5
@@ -153,21 +190,35 @@ class SRNTrainConfig:
     batch_size: int = 16  # paper "16 RGB LR patches"
     lr_patch: int = 64  # paper "sized by 64 x 64"
     iters: int = 50000  # paper "1000 epochs" x 800 DIV2K images / 16
+    seed: int = 0
+    max_iters: Optional[int] = None
     log_every: int = 100
     val_every: int = 5000
     save_every: int = 1000
 
     def __post_init__(self):
-        situation(self.situation)
+        _check_run_fields(self)
         if self.gradient_norm not in ("l1", "l2"):
-            raise ValueError(f"gradient_norm must be 'l1' (code) or 'l2' (paper), got {self.gradient_norm!r}")
+            raise UsageError(f"gradient_norm must be 'l1' (code) or 'l2' (paper), got {self.gradient_norm!r}")
         if self.scheme not in ("online", "cached"):
-            raise ValueError(f"scheme must be 'online' or 'cached', got {self.scheme!r}")
+            raise UsageError(f"scheme must be 'online' or 'cached', got {self.scheme!r}")
+
+    @property
+    def total_iters(self) -> int:
+        """Iterations this run will do: ``iters``, or ``max_iters`` if smaller."""
+        return self.iters if self.max_iters is None else min(self.iters, self.max_iters)
 
     @classmethod
-    def for_profile(cls, profile: str, situation_number: int = 5, **overrides) -> "SRNTrainConfig":
-        s = situation(situation_number)
-        base = dict(profile=_check(profile), situation=s.number)
+    def for_profile(cls, profile: str, situation: int = 5, **overrides) -> "SRNTrainConfig":
+        """Resolved config of ``profile`` for Table 1 ``situation``; ``overrides`` replace fields
+        (``dsn_checkpoint=``, ``seed=``, ``max_iters=`` ...).
+
+        >>> cfg = SRNTrainConfig.for_profile("tiny", 2, seed=3)
+        >>> cfg.situation, cfg.seed, cfg.ema_decay, cfg.total_iters
+        (2, 3, 0.0, 150)
+        """
+        s = _situation(situation)
+        base = dict(profile=check_profile(profile, cls.PROFILES), situation=s.number)
         if profile in ("official", "tiny"):  # the released yml (Track 1)
             base.update(w_pixel=1.0, w_lowpass=1.0, w_percep=1.0, w_adv=0.1, gradient_norm="l1", lr=5e-5,
                         milestones=(100000,), ema_decay=0.0, batch_size=6, iters=18000, val_every=500, save_every=500)
