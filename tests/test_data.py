@@ -23,6 +23,7 @@ from srlib.data import (BUILTIN_SPLITS, BenchmarkDataset, DASRPatchSampler, Fold
                         to_rgb, write_image)
 from srlib.data import registry
 from srlib.data.download import ChecksumError, DownloadError, download, extract
+from srlib.errors import InputError, OutputError
 
 
 def write_png16(path, arr: np.ndarray, colour_type: int) -> None:
@@ -69,7 +70,7 @@ class TestIO:
         arr = np.zeros((2, 3, 4), dtype=np.uint8)
         arr[..., 0], arr[..., 3] = 255, 51
         Image.fromarray(arr, mode="RGBA").save(tmp_path / "a.png")
-        with pytest.raises(ValueError, match="alpha"):
+        with pytest.raises(InputError, match="alpha"):
             read_image(tmp_path / "a.png")
         assert read_image(tmp_path / "a.png", alpha="drop").shape == (3, 2, 3)
         img, alpha = read_image_with_alpha(tmp_path / "a.png")
@@ -87,14 +88,15 @@ class TestIO:
         assert y.shape == (3, 2, 4) and torch.allclose(y[:, 0, 0] * 255, torch.tensor([10.0, 20.0, 30.0]))
 
     def test_errors(self, tmp_path):
-        with pytest.raises(FileNotFoundError):
+        with pytest.raises(FileNotFoundError):  # an InputError that is also a FileNotFoundError
             read_image(tmp_path / "missing.png")
         (tmp_path / "junk.png").write_bytes(b"not an image")
-        with pytest.raises(ValueError, match="cannot decode"):
+        with pytest.raises(InputError, match="cannot decode"):
             read_image(tmp_path / "junk.png")
         Image.new("CMYK", (2, 2)).save(tmp_path / "c.jpg")
-        with pytest.raises(ValueError, match="CMYK"):
-            read_image(tmp_path / "c.jpg")
+        assert read_image(tmp_path / "c.jpg").shape == (3, 2, 2)  # CMYK is converted to RGB (see test_input_checks)
+        with pytest.raises(OutputError, match="unknown output extension"):
+            write_image(tmp_path / "x.xyz", torch.zeros(3, 4, 4))
         with pytest.raises(ValueError, match="C in"):
             write_image(tmp_path / "x.png", torch.zeros(2, 4, 4))
         with pytest.raises(ValueError, match="clamp"):

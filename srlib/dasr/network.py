@@ -99,13 +99,13 @@ class DASRNet(nn.Module):
 
 
 def _check_lr(lr: torch.Tensor, what: str = "lr") -> None:
+    """Type and shape only: read from the tensor's metadata, so no device sync in a forward pass. Values (range,
+    NaN) are checked once per call at the entry points (:func:`srlib.checks.check_image`, used by
+    :mod:`srlib.inference`), not per training step or per tile."""
     if not isinstance(lr, torch.Tensor) or not lr.is_floating_point():
         raise TypeError(f"{what} must be a float tensor, got {getattr(lr, 'dtype', type(lr))}")
     if lr.dim() != 4 or lr.shape[1] != 3:
         raise ValueError(f"{what} must be (B, 3, h, w) RGB, got shape {tuple(lr.shape)}")
-    if lr.numel() and (float(lr.max()) > 2.0 or float(lr.min()) < -1.0):
-        raise ValueError(f"{what} must be in [0, 1] (got values in [{float(lr.min()):.3g}, {float(lr.max()):.3g}]; "
-                         "a [0, 255] image? divide by 255)")
 
 
 class BlindSR(nn.Module):
@@ -116,7 +116,7 @@ class BlindSR(nn.Module):
 
     >>> from srlib.dasr.config import DASRConfig
     >>> torch.manual_seed(0) and None
-    >>> model = BlindSR(DASRConfig.profile("tiny", scale=2)).eval()
+    >>> model = BlindSR(DASRConfig.for_profile("tiny", scale=2)).eval()
     >>> tuple(model(torch.rand(1, 3, 12, 10)).shape)
     (1, 3, 24, 20)
     """

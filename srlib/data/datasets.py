@@ -8,11 +8,9 @@ from typing import Callable, Optional, Sequence, Union
 
 import torch
 
-from srlib.data.io import modcrop, read_image, to_rgb
+from srlib.data.io import IMAGE_EXTS, modcrop, read_image, to_rgb
 
 __all__ = ["IMAGE_EXTS", "FolderDataset", "BenchmarkDataset"]
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class FolderDataset(torch.utils.data.Dataset):

@@ -2,9 +2,12 @@
 
 Downloads go to ``<dest>.part`` first; a later call resumes it with an HTTP ``Range`` request (a server that ignores
 the range gets the file again from the start). The file is renamed to ``dest`` only once complete and verified.
-Every failure raises :class:`DownloadError` naming the URL and where to put the file by hand.
+Every failure raises :class:`DownloadError` (a :class:`~srlib.errors.DataNotFound`: the data is not here) naming
+the URL and where to put the file by hand; a full disk or a folder without write permission is reported as such
+(:func:`srlib.errors.explain_os_error`), an unsafe archive as an :class:`~srlib.errors.InputError`.
 """
 
+import errno
 import hashlib
 import http.client
 import shutil
@@ -16,13 +19,17 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
+from srlib.errors import DataNotFound, InputError, explain_os_error
+
 __all__ = ["DownloadError", "ChecksumError", "download", "extract", "sha256sum"]
 
 _CHUNK = 1 << 20
+#: OS errors of the local file system while downloading: reported as such, not as "offline?".
+_LOCAL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
 
 
-class DownloadError(RuntimeError):
-    """A file could not be downloaded; the message says how to get it by hand."""
+class DownloadError(DataNotFound, RuntimeError):
+    """A file could not be downloaded; the message says how to get it by hand (exit code 5 in ``srlib``)."""
 
 
 class ChecksumError(DownloadError):
@@ -99,6 +106,8 @@ def download(url: str, dest, *, sha256: Optional[str] = None, size: Optional[int
             raise DownloadError(f"could not download {url}: HTTP {err.code} {err.reason}. "
                                 f"{_by_hand(url, dest)}") from err
     except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+        if isinstance(err, OSError) and err.errno in _LOCAL_ERRNOS:  # our disk, not the network
+            raise explain_os_error(err, f"writing {part}") from None
         reason = getattr(err, "reason", err)
         raise DownloadError(f"could not download {url} ({reason}); offline? {_by_hand(url, dest)}") from err
     got = part.stat().st_size
@@ -123,7 +132,7 @@ def _verify(path: Path, sha256: Optional[str], url: str, *, delete: bool) -> Non
 def _check_member(name: str, archive: Path) -> None:
     p = PurePosixPath(name.replace("\\", "/"))
     if p.is_absolute() or ".." in p.parts:
-        raise ValueError(f"{archive} contains an unsafe path {name!r}; not extracting it")
+        raise InputError(f"{archive} contains an unsafe path {name!r}; not extracting it")
 
 
 def extract(archive, dest) -> Path:
@@ -147,7 +156,7 @@ def extract(archive, dest) -> Path:
             for m in members:
                 _check_member(m.name, archive)
                 if not (m.isfile() or m.isdir()):
-                    raise ValueError(f"{archive} contains a link or special file {m.name!r}; not extracting it")
+                    raise InputError(f"{archive} contains a link or special file {m.name!r}; not extracting it")
             for m in members:  # extract file by file, without trusting the archive's metadata
                 target = dest / m.name
                 if m.isdir():
@@ -157,5 +166,5 @@ def extract(archive, dest) -> Path:
                 with t.extractfile(m) as src, open(target, "wb") as out:
                     shutil.copyfileobj(src, out, _CHUNK)
     else:
-        raise ValueError(f"{archive} is neither a zip nor a tar archive")
+        raise InputError(f"{archive} is neither a zip nor a tar archive")
     return dest

@@ -189,14 +189,14 @@ def main(argv=None) -> int:
     try:
         names = _expand(args.datasets)
     except KeyError as err:
-        print(err.args[0], file=sys.stderr)
+        print(f"srlib: error: {err.args[0]}", file=sys.stderr)
         return 2
     failed = 0
     for name in names:
         try:
             print(f"{name}: {fetch(name, args.root, quiet=args.quiet)}")
         except DownloadError as err:  # includes ManualDownloadRequired and ChecksumError
-            print(f"error: {err}", file=sys.stderr)
+            print(f"srlib: error: {err}", file=sys.stderr)
             failed += 1
     return 1 if failed else 0
 
