@@ -51,9 +51,9 @@ profile = "tiny"  # "tiny" or "paper": this chapter trains nothing, the profile 
 seed = 0          # seeds every random draw in this chapter (noise realisations, image choice)
 
 # %%
-from srlib.config import check_profile
+from srlib.config import BOOK_PROFILES, check_profile
 
-check_profile(profile)
+check_profile(profile, BOOK_PROFILES)
 gen = torch.Generator().manual_seed(seed)
 DATA = srlib.env.data_root()
 print(f"profile={profile}, seed={seed}, benchmark data: {DATA or 'none (built-in images only)'}")
@@ -243,7 +243,8 @@ if DATA is not None:
 # `srlib evaluate --method bicubic` runs exactly this; here we call the same function from Python.
 
 # %%
-from srlib.evaluate import FixedDegradation, bicubic_upscaler, evaluate_images, load_hr_images
+from srlib.degradations.presets import DegradationSpec
+from srlib.evaluate import bicubic_upscaler, evaluate_images, load_hr_images
 from srlib.published import DASR_TABLE2_BICUBIC
 
 sets = [s for s in ("Set5", "Set14", "B100", "Urban100")
@@ -261,7 +262,7 @@ for s_name, imgs in image_sets.items():
     for scale_ in (2, 3, 4):
         for j, w in enumerate(DASR_TABLE2_BICUBIC[scale_]["widths"]):
             # SSIM only where the literature reports it (sigma = 0): it costs as much as everything else together.
-            res = evaluate_images(bicubic_upscaler(scale_), imgs, scale_, FixedDegradation(sigma=w), seed=seed,
+            res = evaluate_images(bicubic_upscaler(scale_), imgs, scale_, DegradationSpec(sigma=w), seed=seed,
                                   with_ssim=(w == 0))
             paper = DASR_TABLE2_BICUBIC[scale_].get(s_name, (None,) * 4)[j]
             rows.append({"set": s_name, "scale": scale_, "sigma": w, "psnr": res["psnr"], "ssim": res["ssim"],

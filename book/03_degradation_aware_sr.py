@@ -48,9 +48,9 @@ sr_iters = 900        # tiny only: stage-2 (joint) iterations
 scale = 4
 
 # %%
-from srlib.config import check_profile
+from srlib.config import BOOK_PROFILES, check_profile
 
-check_profile(profile)
+check_profile(profile, BOOK_PROFILES)
 torch.set_num_threads(threads)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 DATA = srlib.env.data_root()
@@ -92,7 +92,7 @@ print("grouped-conv trick == per-sample loop:", torch.allclose(per_sample_depthw
 from srlib.dasr.config import DASRConfig
 from srlib.dasr.network import BlindSR, parameter_report
 
-for name, cfg in (("paper x4", DASRConfig(scale=4)), (f"{profile} x{scale}", DASRConfig.profile(profile, scale=scale))):
+for name, cfg in (("paper x4", DASRConfig(scale=4)), (f"{profile} x{scale}", DASRConfig.for_profile(profile, scale=scale))):
     counts = parameter_report(BlindSR(replace(cfg, queue_size=64)))
     print(f"{name:>9}: SR net {counts['G']:,} + encoder trunk {counts['trunk']:,} = {counts['inference']:,} on the "
           f"inference path (encoder MLP head, used only for training: {counts['encoder'] - counts['trunk']:,})")
@@ -118,11 +118,9 @@ for name, cfg in (("paper x4", DASRConfig(scale=4)), (f"{profile} x{scale}", DAS
 from srlib.dasr.train import train_dasr
 from srlib.dasr.train_config import DASRTrainConfig
 
-cfg = DASRTrainConfig.profile_config(profile, setting="iso", scale=scale, seed=seed)
+cfg = DASRTrainConfig.for_profile(profile, setting="iso", scale=scale, seed=seed)
 if profile == "tiny":  # the schedule's shape, with the lengths of the parameters cell
-    e1, e2 = encoder_iters // cfg.iters_per_epoch, sr_iters // cfg.iters_per_epoch
-    cfg = replace(cfg, epochs_encoder=e1, lr_decay_encoder=max(1, int(0.6 * e1)), epochs_sr=e2,
-                  lr_decay_sr=max(1, e2 // 2))
+    cfg = cfg.with_iters(encoder_iters, sr_iters)
 t0 = time.perf_counter()
 model = train_dasr(cfg, f"{out_dir}/dasr_x{scale}", device=device).cpu().eval()
 print(f"DASR {profile}: {cfg.total_iters} iterations ({cfg.stage1_iters} encoder-only) in "
@@ -137,7 +135,8 @@ print(f"DASR {profile}: {cfg.total_iters} iterations ({cfg.stage1_iters} encoder
 # Set5/Set14 only when present.
 
 # %%
-from srlib.evaluate import FixedDegradation, bicubic_upscaler, evaluate_images, load_hr_images
+from srlib.degradations.presets import DegradationSpec
+from srlib.evaluate import bicubic_upscaler, evaluate_images, load_hr_images
 from srlib.inference import Upscaler
 
 sets = {"built-in test": load_hr_images(None, "builtin")}
@@ -153,7 +152,7 @@ results = {}  # (set, method, sigma) -> mean PSNR
 for set_name, images in sets.items():
     for sigma in widths:
         for method, up in methods.items():
-            r = evaluate_images(up, images, scale, FixedDegradation(sigma=sigma), seed=seed, with_ssim=False)
+            r = evaluate_images(up, images, scale, DegradationSpec(sigma=sigma), seed=seed, with_ssim=False)
             results[set_name, method, sigma] = r["psnr"]
 header = "".join(f"{f'σ={s:g}':>9}" for s in widths)
 print(f"PSNR (dB, Y, x{scale}), profile={profile}, seed={seed}\n{'set':<15}{'method':<9}{header}")

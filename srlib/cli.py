@@ -1,30 +1,44 @@
-"""``srlib`` command-line interface (also ``python -m srlib``).
+"""``srlib`` command-line interface (also ``python -m srlib``), with one error style for every sub-command.
 
 Sub-commands::
 
-    srlib evaluate --method bicubic|dasr|usrdu --dataset Set5 --data-dir DIR --scale 4 [--kernel-width 1.2 |
-                   --aniso L1,L2,THETA_DEG | --preset table3:K] [--noise N] [--checkpoint C] --json OUT
-    srlib upscale --checkpoint C in.png out.png [--tile N]
-    srlib train dasr|usrdu-dsn|usrdu-srn --profile tiny|paper --out DIR [...]
-    srlib data NAME [NAME ...] [--root data]
+    srlib [--debug] evaluate [--method bicubic|checkpoint] [--checkpoint C] --dataset Set5 [--data-dir DIR] --scale 4
+                             [--kernel-width 1.2 | --aniso L1,L2,THETA_DEG | --preset table3:K] [--noise N]
+                             [--tile N] [--json OUT] [--csv OUT]
+    srlib [--debug] upscale --checkpoint C INPUT OUTPUT [--tile N] [--overlap O] [--device D] [--overwrite]
+    srlib [--debug] train dasr|usrdu-dsn|usrdu-srn --profile tiny|paper --out DIR [...]
+    srlib [--debug] data NAME [NAME ...] [--root data]
+    srlib [--debug] env
 
-``evaluate`` prints per-image and mean PSNR / SSIM and writes them as JSON. Its flags are stable: later chapters and
-tests call it.
+Expected failures (a bad file, argument, model kind or scale, missing data, no space left, permission denied) print
+``srlib: error: <message>`` on stderr and exit with the code of their :mod:`srlib.errors` class (2 usage, 3 input,
+4 checkpoint, 5 data, 6 output, 7 disk full, 130 interrupted); anything else is an internal error (exit 1). Tracebacks
+only with ``--debug`` or ``SRLIB_DEBUG=1``. ``evaluate``'s flags are stable: chapters and tests call it.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
+import os
 import sys
+from pathlib import Path
+
+from srlib.errors import InputError, OutputError, SrlibError, UsageError, explain_os_error
+
+#: ``srlib train <stage>`` -> the module whose ``cli_main(argv)`` runs it.
+TRAINERS = {"dasr": "srlib.dasr.train", "usrdu-dsn": "srlib.usrdu.train_dsn", "usrdu-srn": "srlib.usrdu.train_srn"}
+DEBUG_HINT = "rerun with --debug for the traceback"
 
 
 def _evaluate_parser(sub) -> None:
-    p = sub.add_parser("evaluate", help="PSNR/SSIM of a method on a benchmark under a fixed degradation")
-    p.add_argument("--method", default="bicubic", choices=("bicubic", "dasr", "usrdu"))
-    p.add_argument("--checkpoint", help="checkpoint for --method dasr|usrdu (srlib or official)")
-    p.add_argument("--data-dir", help="folder holding benchmark/<dataset>/HR (or <dataset>/HR)")
+    from srlib.evaluate import METHODS, SCALES
+
+    p = sub.add_parser("evaluate", help="PSNR/SSIM of bicubic or any SR checkpoint on a benchmark, one degradation")
+    p.add_argument("--method", choices=METHODS, help="default: checkpoint when --checkpoint is given, else bicubic")
+    p.add_argument("--checkpoint", help="any SR checkpoint (srlib DASR/USR-DU, official DASR, ESRGAN/BasicSR)")
+    p.add_argument("--data-dir", help="folder holding benchmark/<dataset>/HR (or <dataset>/HR); default $SRLIB_DATA")
     p.add_argument("--dataset", default="Set5", help="Set5, Set14, B100, Urban100, ... or 'builtin'")
-    p.add_argument("--scale", type=int, default=4, choices=(2, 3, 4))
+    p.add_argument("--scale", type=int, default=4, choices=SCALES)
     kern = p.add_mutually_exclusive_group()
     kern.add_argument("--kernel-width", type=float, default=0.0, help="isotropic Gaussian sigma (0 = no blur)")
     kern.add_argument("--aniso", help="anisotropic kernel 'lambda1,lambda2,theta_degrees' (lambdas are std devs)")
@@ -35,87 +49,206 @@ def _evaluate_parser(sub) -> None:
                    help="downsampler border: MATLAB 'symmetric' or the official DASR code's 'replicate'")
     p.add_argument("--rgb", action="store_true", help="score on RGB instead of Y (USR-DU protocol)")
     p.add_argument("--crop", type=int, default=None, help="border crop in pixels (default: the scale)")
+    p.add_argument("--tile", type=int, default=None, help="tile side in LR pixels (default: whole image)")
+    p.add_argument("--overlap", type=int, default=16, help="tile overlap in LR pixels")
     p.add_argument("--device", default=None)
-    p.add_argument("--json", dest="json_out", help="write the result here as JSON")
+    p.add_argument("--json", dest="json_out", help="write the whole result here as JSON")
+    p.add_argument("--csv", dest="csv_out", help="write one row per image (name, psnr, ssim) here as CSV")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _upscale_parser(sub) -> None:
+    p = sub.add_parser("upscale", help="super-resolve an image or a folder of images with any SR checkpoint",
+                       description="Super-resolve INPUT (a file, or a folder: then OUTPUT is a folder) with any SR "
+                       "checkpoint. Grey stays grey, alpha is upscaled bicubically, 16-bit grey PNGs stay 16-bit.")
+    p.add_argument("--checkpoint", help="srlib DASR/USR-DU SRN run, official DASR model_600.pt, ESRGAN/BasicSR weights")
+    p.add_argument("input", help="an image file, or a folder of images")
+    p.add_argument("output", help="the output image (its extension picks the format), or a folder")
+    p.add_argument("--tile", type=int, default=None, help="tile side in LR pixels (default: whole image)")
+    p.add_argument("--overlap", type=int, default=16, help="tile overlap in LR pixels")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    p.add_argument("--overwrite", action="store_true", help="allow OUTPUT to be INPUT (single file only)")
+
+
+def _check_tiling(tile, overlap) -> None:
+    if tile is not None and tile <= 0:
+        raise UsageError(f"--tile must be a positive number of LR pixels, got {tile}")
+    if overlap < 0 or (tile is not None and overlap >= tile):
+        raise UsageError(f"--overlap must be >= 0 and smaller than --tile, got --overlap {overlap}"
+                         + (f" with --tile {tile}" if tile is not None else ""))
 
 
 def _degradation_from_args(args):
-    from srlib.evaluate import FixedDegradation
+    from srlib.degradations.presets import TABLE3_KERNELS, DegradationSpec
 
     if args.aniso:
         try:
             l1, l2, theta = (float(v) for v in args.aniso.split(","))
         except ValueError:
-            raise SystemExit(f"--aniso expects 'lambda1,lambda2,theta_degrees', got {args.aniso!r}")
-        return FixedDegradation(lambda1=l1, lambda2=l2, theta_deg=theta, noise=args.noise)
+            raise UsageError(f"--aniso expects 'lambda1,lambda2,theta_degrees', got {args.aniso!r}") from None
+        return DegradationSpec(lambda1=l1, lambda2=l2, theta_deg=theta, noise=args.noise)
     if args.preset:
-        from srlib.degradations.presets import TABLE3_KERNELS
-
         name, _, idx = args.preset.partition(":")
         if name != "table3" or not idx.isdigit() or not 1 <= int(idx) <= len(TABLE3_KERNELS):
-            raise SystemExit(f"--preset expects table3:1 .. table3:{len(TABLE3_KERNELS)}, got {args.preset!r}")
+            raise UsageError(f"--preset expects table3:1 .. table3:{len(TABLE3_KERNELS)}, got {args.preset!r}")
         l1, l2, theta = TABLE3_KERNELS[int(idx) - 1]
-        return FixedDegradation(lambda1=l1, lambda2=l2, theta_deg=theta, noise=args.noise)
-    return FixedDegradation(sigma=args.kernel_width, noise=args.noise)
+        return DegradationSpec(lambda1=l1, lambda2=l2, theta_deg=theta, noise=args.noise)
+    return DegradationSpec(sigma=args.kernel_width, noise=args.noise)
 
 
 def _run_evaluate(args) -> int:
     from srlib.evaluate import evaluate
 
+    _check_tiling(args.tile, args.overlap)
     deg = _degradation_from_args(args)
     result = evaluate(args.method, dataset=args.dataset, scale=args.scale, degradation=deg, data_dir=args.data_dir,
                       checkpoint=args.checkpoint, seed=args.seed, border=args.border, y_channel=not args.rgb,
-                      crop=args.crop, device=args.device, json_out=args.json_out)
-    print(f"{args.method} on {args.dataset} x{args.scale}, {deg.label()}, {result['channel']}, crop {result['crop']}")
+                      crop=args.crop, device=args.device, tile=args.tile, overlap=args.overlap,
+                      json_out=args.json_out, csv_out=args.csv_out, show_progress=not args.no_progress)
+    what = args.checkpoint or result["method"]
+    print(f"{what} on {args.dataset} x{args.scale}, {deg.label}, {result['channel']}, crop {result['crop']}")
     width = max(len(r["name"]) for r in result["per_image"])
     for r in result["per_image"]:
         print(f"  {r['name']:<{width}}  PSNR {r['psnr']:7.3f} dB  SSIM {r['ssim']:.4f}")
     print(f"  {'mean':<{width}}  PSNR {result['psnr']:7.3f} dB  SSIM {result['ssim']:.4f}")
-    if args.json_out:
-        print(f"wrote {args.json_out}")
+    for out in (args.json_out, args.csv_out):
+        if out:
+            print(f"wrote {out}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # Sub-commands owned by other modules get the rest of the command line untouched.
-    if argv and argv[0] == "upscale":
-        from srlib.inference import cli_main
+def _upscale_jobs(args) -> list[tuple[Path, Path]]:
+    """``(input, output)`` pairs of ``srlib upscale``, every output checked before any work."""
+    from srlib.data.io import IMAGE_EXTS, check_output_path
 
-        return cli_main(argv[1:]) or 0
+    src, dst = Path(args.input), Path(args.output)
+    if src.is_file():
+        return [(src, check_output_path(dst, args.overwrite, [src]))]
+    if not src.is_dir():
+        raise InputError(f"no input file or folder at {src}")
+    if dst.is_file():
+        raise OutputError(f"INPUT {src} is a folder, so OUTPUT must be a folder too; {dst} is a file")
+    inputs = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    if not inputs:
+        raise InputError(f"no image files ({' '.join(IMAGE_EXTS)}) in {src}")
+    # Folder mode never writes over an input image, --overwrite or not.
+    return [(p, check_output_path(dst / p.name, False, inputs)) for p in inputs]
+
+
+def _report_written(w) -> None:
+    print(f"wrote {w.path} ({w.width}x{w.height}, {w.channels} channel{'s' * (w.channels > 1)}, {w.bits}-bit)")
+
+
+def _run_upscale(args) -> int:
+    from srlib.inference import upscale_file
+    from srlib.models import load_upscaler
+
+    _check_tiling(args.tile, args.overlap)
+    if not args.checkpoint:
+        raise UsageError("srlib upscale needs --checkpoint C (an SR checkpoint: srlib DASR or USR-DU SRN, official "
+                         "DASR model_600.pt, ESRGAN or BasicSR RRDBNet weights)")
+    jobs = _upscale_jobs(args)
+    upscaler = load_upscaler(args.checkpoint, args.device, tile=args.tile, overlap=args.overlap)
+    if Path(args.input).is_file():
+        _report_written(upscale_file(upscaler, *jobs[0], overwrite=args.overwrite))
+        return 0
+    failed = 0
+    for src, dst in jobs:
+        try:
+            written = upscale_file(upscaler, src, dst)
+        except InputError as exc:  # a bad image: say so on one line and go on with the others
+            failed += 1
+            print(f"srlib: error: skipped {src}: {exc}", file=sys.stderr)
+            continue
+        _report_written(written)
+    if failed:
+        raise InputError(f"{failed} of {len(jobs)} images could not be upscaled (listed above); the other "
+                         f"{len(jobs) - failed} were written to {args.output}")
+    return 0
+
+
+def _run_train(argv: list[str]) -> int:
+    if not argv or argv[0] not in TRAINERS:
+        got = f"unknown model {argv[0]!r}; " if argv and not argv[0].startswith("-") else ""
+        raise UsageError(f"{got}usage: srlib train {'|'.join(TRAINERS)} --profile tiny|paper --out DIR [...] "
+                         "(see srlib train dasr -h)")
+    return importlib.import_module(TRAINERS[argv[0]]).cli_main(argv[1:]) or 0
+
+
+def _run(argv: list[str]) -> int:
+    # Sub-commands with their own parsers get the rest of the command line untouched.
     if argv and argv[0] == "train":
-        if len(argv) < 2 or argv[1] not in ("dasr", "usrdu-dsn", "usrdu-srn"):
-            print("usage: srlib train dasr|usrdu-dsn|usrdu-srn --profile tiny|paper --out DIR [...]", file=sys.stderr)
-            return 2
-        if argv[1] == "dasr":
-            from srlib.dasr.train import cli_main
-
-            return cli_main(argv[2:]) or 0
-        from srlib.usrdu.train import cli_main
-
-        return cli_main(argv[2:], stage=argv[1].split("-")[1]) or 0
+        return _run_train(argv[1:])
     if argv and argv[0] == "data":
         from srlib.data.registry import main as data_main
 
         return data_main(argv[1:]) or 0
-
-    parser = argparse.ArgumentParser(prog="srlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="srlib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks (also SRLIB_DEBUG=1)")
     sub = parser.add_subparsers(dest="command")
     _evaluate_parser(sub)
-    sub.add_parser("upscale", help="super-resolve an image (see `srlib upscale -h`)")
-    sub.add_parser("train", help="train dasr | usrdu-dsn | usrdu-srn (see `srlib train dasr -h`)")
+    _upscale_parser(sub)
+    sub.add_parser("train", help=f"train {' | '.join(TRAINERS)} (see `srlib train dasr -h`)")
     sub.add_parser("data", help="download real data sets (see `srlib data -h`)")
     sub.add_parser("env", help="print the environment report")
     args = parser.parse_args(argv)
     if args.command == "evaluate":
         return _run_evaluate(args)
+    if args.command == "upscale":
+        return _run_upscale(args)
     if args.command == "env":
         from srlib.env import report
 
         report()
         return 0
-    parser.print_help()
-    return 2
+    parser.print_help(sys.stderr)
+    return UsageError.exit_code
+
+
+def _report(exc: BaseException) -> int:
+    """Print the one- or two-line message of a failure on stderr and return the exit code."""
+    from srlib.runs import TrainingInterrupted
+
+    prefix, code = "srlib: error: ", 1
+    if isinstance(exc, TrainingInterrupted):
+        prefix, msg, code = "srlib: ", str(exc), 130
+    elif isinstance(exc, KeyboardInterrupt):
+        prefix, msg, code = "srlib: ", "interrupted", 130
+    elif isinstance(exc, SrlibError):
+        msg, code = str(exc), exc.exit_code
+    elif isinstance(exc, FileNotFoundError):
+        msg, code = f"no such file or folder: {exc.filename or exc}", InputError.exit_code
+    elif isinstance(exc, OSError):
+        err = explain_os_error(exc, f"accessing {exc.filename}" if exc.filename else "reading or writing files")
+        msg, code = str(err), err.exit_code
+    elif isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError
+        msg = "out of memory; use --tile (e.g. --tile 256) or a smaller input, or free memory"
+    else:
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        msg = f"internal error: {type(exc).__name__}{': ' + first if first else ''}; {DEBUG_HINT}"
+    print(f"{prefix}{msg}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``srlib <sub-command>`` and return its exit status (see the module docstring for the error style)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("SRLIB_DEBUG", "") not in ("", "0")
+    while argv and argv[0] == "--debug":  # global flag, before the sub-command
+        debug = True
+        argv.pop(0)
+    try:
+        return _run(argv)
+    except SystemExit as exc:  # argparse: exit 2 on a usage error, 0 after -h
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            return 1
+        return exc.code or 0
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes one message unless --debug
+        if debug:
+            raise
+        return _report(exc)
 
 
 if __name__ == "__main__":

@@ -1,77 +1,74 @@
-"""Benchmark evaluation: degrade HR images with a fixed degradation, super-resolve, and score PSNR / SSIM.
+"""The one evaluator: score an upscaler with PSNR / SSIM (and LPIPS), the engine behind ``srlib evaluate``.
 
-This is the engine behind ``srlib evaluate``. The protocol follows the DASR test code (reference §5): HR is cropped
-top-left to a multiple of the scale, LR is synthesised with a fixed kernel (and noise, seeded per image), the SR output
-is quantised to 8 bits, and PSNR / SSIM are computed on the Y channel with ``scale`` pixels cropped from every border.
-USR-DU's protocol (RGB, 4-pixel crop) is available with ``y_channel=False, crop=4``.
+Two protocols, one module:
+
+* **Synthetic LR** (:func:`evaluate_images`, :func:`evaluate`; DASR test code, reference §5): HR is cropped top-left to
+  a multiple of the scale, LR is synthesised with one fixed :class:`~srlib.degradations.presets.DegradationSpec` (noise
+  seeded per image), the SR output is quantised to 8 bits, and PSNR / SSIM are computed on the Y channel with
+  ``scale`` pixels cropped from every border.
+* **Given LR/HR pairs** (:func:`evaluate_pairs`; USR-DU paper and code): RGB PSNR / SSIM with a 4-pixel border crop
+  (BasicSR ``test_y_channel: false``, ``crop_border: 4``) and LPIPS (AlexNet, linear calibration v0.1) only when
+  :func:`srlib.metrics.lpips_available` finds the ImageNet AlexNet weights; otherwise the string ``"unavailable"``,
+  never a number from a random backbone. NIQE (NTIRE Track 2, no ground truth needed) with ``niqe=True``
+  (:func:`srlib.niqe.niqe`, MATLAB's recipe on Y); otherwise the string :data:`NIQE_STATUS`.
+
+:func:`evaluate` checks everything it can before the first image is degraded: the arguments, that the outputs can be
+written, that the data set is there (:class:`~srlib.errors.DataNotFound` says how to get it), that the checkpoint
+loads and that its scale is the asked one (:class:`~srlib.errors.CheckpointError`).
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
-import math
-from dataclasses import asdict, dataclass
+import os
+import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 
-from srlib.data.io import modcrop, read_image
+from srlib import metrics
+from srlib.data.io import IMAGE_EXTS, modcrop, read_image
 from srlib.degradations import degrade, imresize
-from srlib.degradations.kernels import anisotropic_gaussian, isotropic_gaussian
 from srlib.degradations.noise import quantize
-from srlib.metrics import psnr, ssim
+from srlib.degradations.presets import DegradationSpec
+from srlib.errors import CheckpointError, DataNotFound, InputError, OutputError, UsageError, explain_os_error
+from srlib.runs import progress
 
-IMAGE_EXTS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
-
-
-@dataclass(frozen=True)
-class FixedDegradation:
-    """One fixed test degradation: an isotropic (``sigma``) or anisotropic (``lambda1, lambda2, theta_deg``) Gaussian
-    kernel, 21x21, plus Gaussian noise ``noise`` on the 0-255 scale. ``sigma=0`` means no blur (pure bicubic)."""
-
-    sigma: float = 0.0
-    lambda1: float | None = None
-    lambda2: float | None = None
-    theta_deg: float = 0.0
-    noise: float = 0.0
-
-    def __post_init__(self):
-        if (self.lambda1 is None) != (self.lambda2 is None):
-            raise ValueError("give both lambda1 and lambda2 for an anisotropic kernel")
-        if self.sigma < 0 or self.noise < 0:
-            raise ValueError(f"sigma and noise must be >= 0, got sigma={self.sigma}, noise={self.noise}")
-
-    @property
-    def anisotropic(self) -> bool:
-        return self.lambda1 is not None
-
-    def kernel(self) -> torch.Tensor | None:
-        """The (21, 21) float32 kernel, or ``None`` for no blur."""
-        if self.anisotropic:
-            return anisotropic_gaussian(self.lambda1, self.lambda2, math.radians(self.theta_deg))
-        if self.sigma == 0:
-            return None
-        return isotropic_gaussian(self.sigma)
-
-    def label(self) -> str:
-        base = (f"aniso(l1={self.lambda1}, l2={self.lambda2}, theta={self.theta_deg} deg)" if self.anisotropic
-                else f"iso(sigma={self.sigma})")
-        return base + (f" + noise {self.noise}" if self.noise else "")
+#: The scales of the benchmark LR sets (EDSR's ``LR_bicubic/X2, X3, X4``).
+SCALES = (2, 3, 4)
+#: Methods of :func:`evaluate`: the bicubic baseline, or any SR checkpoint (kind read from the file).
+METHODS = ("bicubic", "checkpoint")
+#: What :func:`evaluate_pairs` reports for NIQE when it was not asked for (it costs about a second per image).
+NIQE_STATUS = "missing: not computed; evaluate_pairs(..., niqe=True) scores it with srlib.niqe (MATLAB's NIQE)"
 
 
 def find_hr_folder(data_dir: str | Path, dataset: str) -> Path:
     """Locate the HR images of ``dataset`` under ``data_dir``.
 
     Accepted layouts: ``DIR/benchmark/NAME/HR``, ``DIR/NAME/HR``, ``DIR/NAME`` (a flat folder of images).
+
+    Raises:
+        DataNotFound: none of them holds an image; the message says how to download the set.
     """
     data_dir = Path(data_dir)
     for cand in (data_dir / "benchmark" / dataset / "HR", data_dir / dataset / "HR", data_dir / dataset):
         if cand.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in cand.iterdir()):
             return cand
-    raise FileNotFoundError(
+    raise DataNotFound(
         f"no HR images for {dataset!r} under {data_dir} (looked for benchmark/{dataset}/HR, {dataset}/HR and "
-        f"{dataset}/). Download it with `make data DATASETS={dataset}` or place the PNGs there by hand."
-    )
+        f"{dataset}/); get it with `srlib data {dataset} --root {data_dir}` (or `make data DATASETS={dataset}`)")
+
+
+def hr_files(data_dir: str | Path | None, dataset: str) -> list[Path]:
+    """The HR image files of ``dataset`` (sorted); ``data_dir=None`` reads ``$SRLIB_DATA``."""
+    data_dir = data_dir or os.environ.get("SRLIB_DATA")
+    if data_dir is None:
+        raise UsageError(f"dataset {dataset!r} needs --data-dir (or $SRLIB_DATA) naming the folder that holds it")
+    folder = find_hr_folder(data_dir, dataset)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
 
 
 def load_hr_images(data_dir: str | Path | None, dataset: str) -> list[tuple[str, torch.Tensor]]:
@@ -80,11 +77,7 @@ def load_hr_images(data_dir: str | Path | None, dataset: str) -> list[tuple[str,
         from srlib.data.builtin import builtin_images
 
         return list(builtin_images("test"))
-    if data_dir is None:
-        raise ValueError(f"dataset {dataset!r} needs --data-dir")
-    folder = find_hr_folder(data_dir, dataset)
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
-    return [(p.stem, read_image(p)) for p in files]
+    return [(p.stem, read_image(p)) for p in hr_files(data_dir, dataset)]
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -96,34 +89,26 @@ def bicubic_upscaler(scale: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """The bicubic baseline: MATLAB ``imresize(uint8 LR, scale)`` (works on any number of channels).
 
     The LR is put on the 8-bit grid and resized as ``uint8``, so MATLAB's intermediate rounding after the first 1-D pass
-    is reproduced, as in the scripts that made the published bicubic tables.
+    is reproduced, as in the scripts that made the published bicubic tables. Has ``.scale``.
     """
 
     def run(lr: torch.Tensor) -> torch.Tensor:
         return imresize(to_uint8(lr), scale).float() / 255
 
-    run.needs_rgb = False
+    run.needs_rgb, run.scale = False, scale
     return run
 
 
-def evaluate_images(
-    upscaler: Callable[[torch.Tensor], torch.Tensor],
-    images: Sequence[tuple[str, torch.Tensor]],
-    scale: int,
-    degradation: FixedDegradation,
-    *,
-    seed: int = 1,
-    border: str = "symmetric",
-    y_channel: bool = True,
-    crop: int | None = None,
-    with_ssim: bool = True,
-) -> dict:
-    """Score ``upscaler`` on ``images`` under one fixed degradation.
+def evaluate_images(upscaler: Callable[[torch.Tensor], torch.Tensor], images: Sequence[tuple[str, torch.Tensor]],
+                    scale: int, degradation: DegradationSpec, *, seed: int = 1, border: str = "symmetric",
+                    y_channel: bool = True, crop: int | None = None, with_ssim: bool = True,
+                    show_progress: bool = False) -> dict:
+    """Score ``upscaler`` on ``images`` under one fixed degradation (synthetic-LR protocol).
 
     Args:
-        upscaler: maps LR ``(1, C, h, w)`` in [0, 1] to SR ``(1, C, h*s, w*s)``. If it has ``needs_rgb=True``, grey
-            images are replicated to RGB before it and the SR output is averaged back to one channel (so grey images
-            are still scored on their grey values, as the published tables do).
+        upscaler: maps LR ``(1, C, h, w)`` in [0, 1] to SR ``(1, C, h*s, w*s)``. Unless it has ``needs_rgb=False``,
+            grey images are replicated to RGB before it and the SR output is averaged back to one channel (so grey
+            images are still scored on their grey values, as the published tables do).
         images: ``(name, (C, H, W) float in [0, 1])`` HR images; they are cropped to a multiple of ``scale``.
         scale: integer SR factor.
         degradation: the fixed kernel and noise level.
@@ -133,15 +118,23 @@ def evaluate_images(
         y_channel: score on Y (DASR protocol) or on RGB (USR-DU protocol).
         crop: border pixels cropped before scoring; default ``scale``.
         with_ssim: also compute SSIM (about half the scoring time); ``None`` is reported when skipped.
+        show_progress: a progress bar over the images (on stderr).
 
     Returns:
         ``{"per_image": [{"name", "psnr", "ssim"}...], "psnr": mean, "ssim": mean}``.
     """
     crop = scale if crop is None else crop
+    need = 2 * crop + (11 if with_ssim else 1)  # SSIM's 11x11 window must fit inside the cropped image
+    for name, hr in images:  # before any work: a too small image would fail after the others were scored
+        h, w = (n - n % scale for n in hr.shape[-2:])
+        if min(h, w) < need:
+            raise InputError(f"image {name!r} is {h}x{w} after cropping to a multiple of {scale}; scoring with a "
+                             f"{crop}-pixel border crop{' and SSIM' if with_ssim else ''} needs at least {need}x{need}")
     kernel = degradation.kernel()
     needs_rgb = getattr(upscaler, "needs_rgb", True)
     rows = []
-    for i, (name, hr) in enumerate(images):
+    bar = progress(images, total=len(images), desc="images", disable=not show_progress, file=sys.stderr)
+    for i, (name, hr) in enumerate(bar):
         hr = modcrop(hr, scale)[None]
         gen = torch.Generator().manual_seed(seed + i)
         if kernel is None and degradation.noise == 0 and border == "symmetric":
@@ -159,9 +152,11 @@ def evaluate_images(
         sr = quantize(sr)
         rows.append({
             "name": name,
-            "psnr": float(psnr(sr, hr, crop=crop, y_channel=y_channel)[0]),
-            "ssim": float(ssim(sr, hr, crop=crop, y_channel=y_channel)[0]) if with_ssim else None,
+            "psnr": float(metrics.psnr(sr, hr, crop=crop, y_channel=y_channel)[0]),
+            "ssim": float(metrics.ssim(sr, hr, crop=crop, y_channel=y_channel)[0]) if with_ssim else None,
         })
+    if not rows:
+        raise DataNotFound("no images to evaluate")
     return {
         "per_image": rows,
         "psnr": sum(r["psnr"] for r in rows) / len(rows),
@@ -169,46 +164,153 @@ def evaluate_images(
     }
 
 
-def evaluate(
-    method: str,
-    *,
-    dataset: str,
-    scale: int,
-    degradation: FixedDegradation,
-    data_dir: str | Path | None = None,
-    checkpoint: str | Path | None = None,
-    seed: int = 1,
-    border: str = "symmetric",
-    y_channel: bool = True,
-    crop: int | None = None,
-    device: str | None = None,
-    json_out: str | Path | None = None,
-) -> dict:
-    """Evaluate ``method`` (``bicubic``, ``dasr`` or ``usrdu``) on a benchmark; optionally write the result as JSON."""
-    if scale not in (2, 3, 4):
-        raise ValueError(f"scale must be 2, 3 or 4, got {scale}")
+def evaluate_pairs(upscaler: Callable[[torch.Tensor], torch.Tensor], pairs: Iterable, crop: int = 4,
+                   lpips: bool = True, y_channel: bool = False, niqe: bool = False) -> dict:
+    """Score ``upscaler`` on given LR/HR pairs (USR-DU protocol: RGB, 4-pixel crop, LPIPS).
+
+    Args:
+        upscaler: ``lr (1, 3, h, w) [0, 1] -> sr (1, 3, s h, s w) [0, 1]``.
+        pairs: ``(name, lr (3, h, w), hr (3, s h, s w))`` float [0, 1] triples.
+        crop: border pixels removed before scoring (paper/code: 4).
+        lpips: compute LPIPS when the real AlexNet weights are available.
+        y_channel: PSNR / SSIM on Y instead of RGB.
+        niqe: also compute NIQE of each SR output (``crop`` border removed; needs 96x96 pixels after the crop).
+
+    Returns:
+        ``{"psnr", "ssim": mean floats, "lpips": mean float or "unavailable", "niqe": mean float or
+        :data:`NIQE_STATUS`, "per_image": [{"name", "psnr", "ssim"[, "lpips"][, "niqe"]}]}``.
+
+    >>> hr = torch.rand(3, 32, 32)
+    >>> lr = torch.nn.functional.avg_pool2d(hr[None], 4)[0]
+    >>> up = lambda x: torch.nn.functional.interpolate(x, scale_factor=4, mode="nearest")
+    >>> r = evaluate_pairs(up, [("x", lr, hr)], lpips=False)
+    >>> sorted(r), r["lpips"]
+    (['lpips', 'niqe', 'per_image', 'psnr', 'ssim'], 'unavailable')
+    """
+    use_lpips = lpips and metrics.lpips_available()
+    lp = metrics.LPIPS() if use_lpips else None
+    rows = []
+    for name, lr, hr in pairs:
+        with torch.no_grad():
+            sr = upscaler(lr[None])[0]
+        if sr.shape != hr.shape:
+            raise UsageError(f"{name}: SR {tuple(sr.shape)} vs HR {tuple(hr.shape)}; modcrop the HR to the scale")
+        row = {"name": name,
+               "psnr": float(metrics.psnr(sr, hr, crop=crop, y_channel=y_channel)),
+               "ssim": float(metrics.ssim(sr, hr, crop=crop, y_channel=y_channel))}
+        if lp is not None:
+            q = lambda t: (t.clamp(0, 1) * 255).round()[None, :, crop:-crop, crop:-crop] / 255  # noqa: E731  uint8 as code
+            row["lpips"] = float(lp(q(sr), q(hr)))
+        if niqe:
+            from srlib.niqe import niqe as niqe_score
+
+            row["niqe"] = niqe_score(sr, crop=crop)
+        rows.append(row)
+    if not rows:
+        raise DataNotFound("no image pairs to evaluate")
+    mean = lambda k: sum(r[k] for r in rows) / len(rows)  # noqa: E731
+    return {"psnr": mean("psnr"), "ssim": mean("ssim"), "lpips": mean("lpips") if lp is not None else "unavailable",
+            "niqe": mean("niqe") if niqe else NIQE_STATUS, "per_image": rows}
+
+
+def _check_writable(path: str | Path, what: str) -> None:
+    """Before any work: a (non-image) file can be written at ``path`` (images: :func:`srlib.data.io.check_output_path`)."""
+    path, parent = Path(path), Path(path).parent
+    if path.is_dir():
+        raise OutputError(f"{what} {path} is a folder; give a file name")
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {what} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OutputError(f"cannot write {what} {path}: permission denied on {path if path.exists() else parent}")
+
+
+def _write_atomic(path: str | Path, text: str) -> None:
+    """Write through a temporary file and ``os.replace``: ``path`` ends whole or untouched, no ``.tmp`` is left."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise explain_os_error(exc, f"writing {path}") from None
+
+
+def _check_arguments(method, scale, degradation, checkpoint, crop, border) -> None:
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}; expected 'bicubic' or 'checkpoint' (the model kind is read from "
+                         "the checkpoint file)")
+    if (method == "checkpoint") != (checkpoint is not None):
+        raise UsageError("--method checkpoint needs --checkpoint" if checkpoint is None
+                         else "--checkpoint is only used with --method checkpoint")
+    if scale not in SCALES:
+        raise UsageError(f"scale must be one of {SCALES}, got {scale!r}")
+    if not isinstance(degradation, DegradationSpec):
+        raise UsageError(f"degradation must be a DegradationSpec, got {type(degradation).__name__}")
+    if degradation.scale is not None and degradation.scale != scale:
+        raise UsageError(f"the degradation {degradation.label!r} is for x{degradation.scale}, not x{scale}")
+    if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < 0):
+        raise UsageError(f"crop must be an int >= 0, got {crop!r}")
+    if border not in ("symmetric", "replicate"):
+        raise UsageError(f"border must be 'symmetric' or 'replicate', got {border!r}")
+
+
+def evaluate(method: str | None = None, *, dataset: str, scale: int, degradation: DegradationSpec,
+             data_dir: str | Path | None = None, checkpoint: str | Path | None = None, seed: int = 1,
+             border: str = "symmetric", y_channel: bool = True, crop: int | None = None, device: str | None = None,
+             tile: int | None = None, overlap: int = 16, json_out: str | Path | None = None,
+             csv_out: str | Path | None = None, show_progress: bool = False) -> dict:
+    """Evaluate the bicubic baseline or any SR checkpoint on a benchmark under one fixed degradation.
+
+    Args:
+        method: ``"bicubic"`` or ``"checkpoint"``; ``None`` picks ``"checkpoint"`` when ``checkpoint`` is given.
+        dataset: ``Set5``, ``Set14``, ``B100``, ``Urban100``, ... (found under ``data_dir``) or ``"builtin"``.
+        checkpoint: any SR checkpoint :func:`srlib.models.load_upscaler` reads; its scale must be ``scale``.
+        tile, overlap: tiled inference (LR pixels), passed to the upscaler.
+        json_out, csv_out: write the result (JSON: everything; CSV: one row per image), atomically.
+        show_progress: a progress bar over the images (stderr).
+        The other arguments are those of :func:`evaluate_images`.
+
+    Returns:
+        The :func:`evaluate_images` result plus the settings (method, dataset, scale, degradation, seed, ...).
+
+    Raises:
+        UsageError: a bad argument. OutputError: an output that cannot be written. DataNotFound: the data set is not
+        there. CheckpointError: the checkpoint cannot be loaded, is not an SR model, or is for another scale.
+    """
+    method = method or ("checkpoint" if checkpoint is not None else "bicubic")
+    _check_arguments(method, scale, degradation, checkpoint, crop, border)
+    for out, what in ((json_out, "JSON output"), (csv_out, "CSV output")):
+        if out is not None:
+            _check_writable(out, what)
+    files = None if dataset in ("builtin", "builtin-test") else hr_files(data_dir, dataset)
     if method == "bicubic":
         upscaler = bicubic_upscaler(scale)
-    elif method in ("dasr", "usrdu"):
-        if checkpoint is None:
-            raise ValueError(f"--method {method} needs --checkpoint")
-        if method == "dasr":
-            from srlib.inference import load_upscaler
-        else:
-            from srlib.usrdu.train import load_upscaler
-        upscaler = load_upscaler(checkpoint, device=device)
     else:
-        raise ValueError(f"unknown method {method!r}; expected bicubic, dasr or usrdu")
-    images = load_hr_images(data_dir, dataset)
-    result = evaluate_images(upscaler, images, scale, degradation, seed=seed, border=border,
-                             y_channel=y_channel, crop=crop)
+        from srlib.models import load_upscaler
+
+        upscaler = load_upscaler(checkpoint, device, tile=tile, overlap=overlap)
+        if upscaler.scale != scale:
+            raise CheckpointError(f"{checkpoint} is a x{upscaler.scale} model but --scale {scale} was asked; evaluate "
+                                  f"it with --scale {upscaler.scale} or give a x{scale} checkpoint")
+    images = load_hr_images(None, dataset) if files is None else [(p.stem, read_image(p)) for p in files]
+    result = evaluate_images(upscaler, images, scale, degradation, seed=seed, border=border, y_channel=y_channel,
+                             crop=crop, show_progress=show_progress)
     result = {
         "method": method, "dataset": dataset, "scale": scale, "degradation": asdict(degradation),
-        "degradation_label": degradation.label(), "seed": seed, "border": border,
+        "degradation_label": degradation.label, "seed": seed, "border": border,
         "channel": "Y" if y_channel else "RGB", "crop": scale if crop is None else crop,
-        "checkpoint": str(checkpoint) if checkpoint else None, **result,
+        "checkpoint": str(checkpoint) if checkpoint else None, "tile": tile, **result,
     }
     if json_out:
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(result, indent=2))
+        _write_atomic(json_out, json.dumps(result, indent=2))
+    if csv_out:
+        table = io.StringIO()
+        writer = csv.DictWriter(table, fieldnames=list(result["per_image"][0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(result["per_image"])
+        _write_atomic(csv_out, table.getvalue())
     return result

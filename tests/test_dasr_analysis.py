@@ -14,7 +14,7 @@ from srlib.degradations import isotropic_gaussian
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return BlindSR(DASRConfig.profile("tiny", scale=2)).eval()
+    return BlindSR(DASRConfig.for_profile("tiny", scale=2)).eval()
 
 
 def images():

@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from srlib.checkpoints import StateDictMismatch, from_official
+from srlib.checkpoints import StateDictMismatch
 from srlib.dasr.config import DASRConfig
 from srlib.dasr.network import BlindSR
 from srlib.dasr.official import DROPPED, infer_scale, load_official, read_key_list
+from srlib.models import from_official
 
 
 FIXTURE = Path(__file__).parent / "fixtures" / "dasr_state_dict_x4.txt"

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from srlib.errors import UsageError
+
 from .kernels import anisotropic_gaussian, isotropic_gaussian
 
 __all__ = [
@@ -134,12 +136,35 @@ class AnisoTrain:
 
 @dataclass(frozen=True)
 class DegradationSpec:
-    """One fixed test degradation: isotropic (``sigma``) or anisotropic (``lambda1``, ``lambda2``, ``theta_deg``).
+    """One fixed test degradation (Eq. 1): Gaussian blur, bicubic downsampling, then Gaussian noise.
 
-    ``theta_deg`` is in degrees, as on the official test command line (``--theta``).
+    The one spec of srlib: the paper's test grids (:data:`TEST_PRESETS`), ``srlib evaluate`` and
+    :func:`srlib.evaluate.evaluate_images` all take it.
+
+    Attributes:
+        scale: the SR factor the spec belongs to (the paper's tables), or ``None`` for any factor (the evaluator then
+            takes the scale separately and refuses a spec whose scale differs).
+        sigma: isotropic kernel width; ``0`` means no blur (pure bicubic downsampling).
+        lambda1, lambda2, theta_deg: anisotropic kernel, two standard deviations (> 0) and the angle in degrees, as
+            on the official test command line (``--theta``).
+        noise: Gaussian noise level on the 0-255 scale (>= 0).
+        kernel_size: kernel side (paper: 21).
+
+    Give either ``sigma`` or all of ``lambda1``, ``lambda2``, ``theta_deg``; anything else is a
+    :class:`~srlib.errors.UsageError` (a ``ValueError``).
+
+    Example:
+        >>> DegradationSpec(sigma=1.2, noise=5).label
+        'sigma=1.2 noise=5'
+        >>> DegradationSpec(sigma=0).kernel() is None
+        True
+        >>> DegradationSpec(noise=-5, sigma=0)
+        Traceback (most recent call last):
+        ...
+        srlib.errors.UsageError: the noise level must be a finite number >= 0 (0-255 scale), got -5
     """
 
-    scale: int
+    scale: int | None = None
     sigma: float | None = None
     lambda1: float | None = None
     lambda2: float | None = None
@@ -150,7 +175,18 @@ class DegradationSpec:
     def __post_init__(self):
         aniso = (self.lambda1, self.lambda2, self.theta_deg)
         if (self.sigma is None) == all(v is None for v in aniso) or (self.sigma is None and None in aniso):
-            raise ValueError("give either sigma, or all of lambda1, lambda2 and theta_deg")
+            raise UsageError("give either sigma, or all of lambda1, lambda2 and theta_deg")
+        if self.scale is not None and (isinstance(self.scale, bool) or not isinstance(self.scale, int)
+                                       or self.scale < 1):
+            raise UsageError(f"scale must be a positive int or None, got {self.scale!r}")
+        if not (isinstance(self.noise, (int, float)) and math.isfinite(self.noise) and self.noise >= 0):
+            raise UsageError(f"the noise level must be a finite number >= 0 (0-255 scale), got {self.noise!r}")
+        if self.sigma is not None and not (math.isfinite(self.sigma) and self.sigma >= 0):
+            raise UsageError(f"sigma must be a finite number >= 0, got {self.sigma!r}")
+        if self.sigma is None and not all(math.isfinite(v) and v > 0 for v in (self.lambda1, self.lambda2)):
+            raise UsageError(f"lambda1 and lambda2 must be > 0, got {self.lambda1!r}, {self.lambda2!r}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise UsageError(f"kernel_size must be a positive odd int, got {self.kernel_size!r}")
 
     @property
     def kind(self) -> str:
@@ -158,12 +194,22 @@ class DegradationSpec:
 
     @property
     def label(self) -> str:
-        """Short readable name, e.g. ``"x4 sigma=1.2"`` or ``"x4 l1=2.0 l2=0.2 theta=0 noise=5"``."""
+        """Short name, e.g. ``"x4 sigma=1.2"``, or ``"l1=2 l2=0.2 theta=0 noise=5"`` for a spec without a scale."""
         if self.kind == "iso":
-            text = f"x{self.scale} sigma={self.sigma:g}"
+            text = f"sigma={self.sigma:g}"
         else:
-            text = f"x{self.scale} l1={self.lambda1:g} l2={self.lambda2:g} theta={self.theta_deg:g}"
-        return text + (f" noise={self.noise:g}" if self.noise else "")
+            text = f"l1={self.lambda1:g} l2={self.lambda2:g} theta={self.theta_deg:g}"
+        scale = f"x{self.scale} " if self.scale is not None else ""
+        return scale + text + (f" noise={self.noise:g}" if self.noise else "")
+
+    def kernel(self, *, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor | None:
+        """The (k, k) blur kernel, or ``None`` when there is no blur (``sigma == 0``: plain bicubic downsampling).
+
+        :func:`kernel_from_spec` returns the delta kernel instead, for code that always convolves.
+        """
+        if self.kind == "iso" and self.sigma == 0:
+            return None
+        return kernel_from_spec(self, dtype=dtype, device=device)
 
 
 @dataclass(frozen=True)
