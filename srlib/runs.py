@@ -259,6 +259,14 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.last.is_file()
 
+    def start_fresh(self) -> None:
+        """Forget an earlier run in this folder (``resume=False``, ``--no-resume``): empty the metrics log and delete
+        its checkpoints, so that no stale ``final.pt`` or ``last.pt`` outlives the new run's first save (a later stage
+        reading ``final.pt`` would otherwise pick up the old weights if the new run is interrupted)."""
+        self.log.truncate_after(0)
+        for path in (self.root / "checkpoints").glob("*.pt"):
+            path.unlink()
+
 
 def progress(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", initial: int = 0, **kw):
     """A tqdm progress bar that also reads well in executed notebooks (plain text, updated every few seconds)."""

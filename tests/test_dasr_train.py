@@ -218,6 +218,20 @@ class TestTrainLoop:
         train_dasr(micro(batch_size=2), tmp_path, resume=False, quiet=True, device="cpu")
         assert torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["config"]["batch_size"] == 2
 
+    def test_no_resume_leaves_no_stale_final(self, tmp_path):
+        """A run started again is interrupted before its first save: the old final.pt must not survive it."""
+        train_dasr(micro(max_iters=2), tmp_path, quiet=True, device="cpu")
+        assert (tmp_path / "checkpoints" / "final.pt").is_file()
+
+        def stop(step, record):
+            raise KeyboardInterrupt
+
+        with pytest.raises(runs.TrainingInterrupted):
+            train_dasr(micro(max_iters=2, batch_size=2), tmp_path, resume=False, quiet=True, device="cpu",
+                       callback=stop)
+        assert not (tmp_path / "checkpoints" / "final.pt").exists()
+        assert torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["config"]["batch_size"] == 2
+
     def test_resume_refuses_another_kind(self, tmp_path):
         runs.save_checkpoint(tmp_path / "checkpoints" / "last.pt", {"kind": "usrdu-srn", "step": 1})
         with pytest.raises(CheckpointError, match="'usrdu-srn' checkpoint, not 'srlib.dasr'.*start again"):

@@ -80,7 +80,7 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
     Args:
         cfg: the resolved training config (see :meth:`DASRTrainConfig.for_profile`).
         out: run folder. With ``resume`` and an existing ``checkpoints/last.pt`` the run continues from there.
-        resume: ``False`` starts from scratch even if ``out`` holds a checkpoint (it is overwritten).
+        resume: ``False`` starts from scratch even if ``out`` holds a run (its checkpoints are deleted first).
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
         quiet: no progress bar.
         callback: optional ``callback(step, record)`` called after every iteration (``record`` = logged metrics).
@@ -112,7 +112,7 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
         step = runs.resume(run, KIND, cfg, parts, gens)
     else:
         step = 0
-        run.log.truncate_after(0)
+        run.start_fresh()
     run.save_config(cfg, device=str(dev))
 
     def save(path: Path, full: bool = True) -> None:

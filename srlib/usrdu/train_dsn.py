@@ -92,7 +92,7 @@ def train_dsn(cfg: DSNTrainConfig, out, *, resume: bool = True, device: Optional
         step = runs.resume(run, KIND, cfg, parts, gens)  # checks kind and config; restores parts and RNG states
     else:
         step = 0
-        run.log.truncate_after(0)
+        run.start_fresh()
     run.save_config(cfg, stage=KIND, device=str(dev))
 
     def save(path, full: bool = True) -> None:
