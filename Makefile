@@ -1,7 +1,7 @@
 # The two commands of the README: `make book` and `make test`. Both set everything up on a fresh machine.
 #   make book [PROFILE=tiny|paper]   install, execute every chapter with papermill, build the HTML (warnings are errors)
 #                                    (timing table: wall + CPU s per chapter against BUDGET; a chapter fails on an
-#                                    error or on CPU time over FAIL_MULTIPLE x BUDGET)
+#                                    error or on CPU time over FAIL_MULTIPLE x BUDGET x 2 cores)
 #   make test                        pytest + doctests (set SRLIB_DATA=path/to/data for the benchmark tests)
 #   make data DATASETS="Set5 Set14"  download real data sets into data/ (needs internet)
 #   make bench                       benchmarks (by hand; not part of CI)

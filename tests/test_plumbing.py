@@ -284,6 +284,10 @@ class TestBookBudget:
         assert judge(10, 5, budget=180, fail_multiple=3, error=True) == (False, "FAILED: error")
         assert judge(5000, 5000, budget=None, fail_multiple=3) == (True, "ok")  # paper profile: errors only
         assert judge(600, math.nan, budget=180, fail_multiple=3)[0] is False  # CPU unknown: wall time decides
+        # the budget is wall seconds on a 2-core machine: a chapter may use 2 x 180 CPU seconds before it is "over"
+        assert judge(240, 431, budget=180, fail_multiple=3, cores=2)[0] is True
+        assert judge(240, 1081, budget=180, fail_multiple=3, cores=2)[0] is False
+        assert judge(150, 300, budget=180, fail_multiple=3, cores=2) == (True, "ok")
         assert judge(500, math.nan, budget=180, fail_multiple=3)[0] is True
 
     def test_children_cpu_is_measured(self, run_book):

@@ -7,10 +7,11 @@ Jupyter Book then renders the executed notebooks with ``execute_notebooks: off``
 At ``profile=tiny`` every chapter has a time budget (3 minutes on a 2-core CPU by default). The budget is a reported
 figure: the table shows each chapter's wall time, its CPU time (the papermill kernel and any worker processes it
 started) and the machine's load, so a slow chapter can be told apart from a busy machine. The build fails only when a
-chapter raises an error, or when its CPU time exceeds a generous multiple of the budget (``--fail-multiple``, 3 by
-default): CPU time barely moves with the load of a shared machine, wall time does.
+chapter raises an error, or when its CPU time exceeds a generous multiple (``--fail-multiple``, 3 by default) of the
+CPU-time budget, ``budget x cores`` of the target machine (``--cores``, 2): CPU time barely moves with the load of a
+shared machine, wall time does.
 
-Usage: python tools/run_book.py [--profile tiny|paper] [--budget SECONDS] [--fail-multiple X] [--only 01 03]
+Usage: python tools/run_book.py [--profile tiny|paper] [--budget SECONDS] [--fail-multiple X] [--cores N] [--only 01]
 """
 from __future__ import annotations
 
@@ -74,13 +75,15 @@ def load_average() -> float:
         return math.nan
 
 
-def judge(wall: float, cpu: float, *, budget: float | None, fail_multiple: float, error: bool = False) -> tuple:
+def judge(wall: float, cpu: float, *, budget: float | None, fail_multiple: float, cores: int = 1,
+          error: bool = False) -> tuple:
     """The pass/fail rule of one chapter: ``(passed, status text)``.
 
-    A chapter fails when it raised an error, or when its CPU time exceeds ``fail_multiple * budget`` seconds (wall
-    time where the CPU time is unknown, NaN). A wall time over ``budget`` alone is reported, never failed: on a
-    shared machine it also counts the time other jobs held the cores. ``budget=None`` (profiles other than ``tiny``)
-    checks errors only.
+    ``budget`` is wall seconds on a machine of ``cores`` cores, so the CPU-time budget is ``budget * cores`` (a
+    chapter may keep both cores of the 2-core target busy). A chapter fails when it raised an error, or when its CPU
+    time exceeds ``fail_multiple * budget * cores`` seconds (wall time against ``fail_multiple * budget`` where the
+    CPU time is unknown, NaN). A wall time over ``budget`` alone is reported, never failed: on a shared machine it
+    also counts the time other jobs held the cores. ``budget=None`` (profiles other than ``tiny``) checks errors only.
 
     >>> judge(95.0, 60.0, budget=180, fail_multiple=3)
     (True, 'ok')
@@ -88,16 +91,22 @@ def judge(wall: float, cpu: float, *, budget: float | None, fail_multiple: float
     (True, 'ok (wall time over the 180 s budget, CPU time within it: a busy machine)')
     >>> judge(700.0, 600.0, budget=180, fail_multiple=3)
     (False, 'FAILED: CPU time 600 s > 3 x 180 s budget')
+    >>> judge(240.0, 430.0, budget=180, fail_multiple=3, cores=2)
+    (True, 'ok (CPU time 430 s over the 180 s x 2 cores budget, under 3 x)')
     """
     if error:
         return False, "FAILED: error"
     if budget is None:
         return True, "ok"
-    used, what = (wall, "wall time") if math.isnan(cpu) else (cpu, "CPU time")
-    if used > fail_multiple * budget:
-        return False, f"FAILED: {what} {used:.0f} s > {fail_multiple:g} x {budget:.0f} s budget"
-    if used > budget:
-        return True, f"ok ({what} {used:.0f} s over the {budget:.0f} s budget, under {fail_multiple:g} x)"
+    if math.isnan(cpu):
+        used, what, allowed, label = wall, "wall time", budget, f"{budget:.0f} s"
+    else:
+        used, what = cpu, "CPU time"
+        allowed, label = budget * cores, f"{budget:.0f} s" + (f" x {cores} cores" if cores > 1 else "")
+    if used > fail_multiple * allowed:
+        return False, f"FAILED: {what} {used:.0f} s > {fail_multiple:g} x {label} budget"
+    if used > allowed:
+        return True, f"ok ({what} {used:.0f} s over the {label} budget, under {fail_multiple:g} x)"
     if wall > budget:
         return True, f"ok (wall time over the {budget:.0f} s budget, CPU time within it: a busy machine)"
     return True, "ok"
@@ -127,10 +136,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="reported time budget per chapter at profile=tiny, seconds (default 180)")
     parser.add_argument("--fail-multiple", type=float, default=3.0,
                         help="fail a chapter whose CPU time exceeds this multiple of the budget (default 3)")
+    parser.add_argument("--cores", type=int, default=2,
+                        help="cores of the machine the budget is meant for (default 2): the CPU-time budget is "
+                             "budget x cores")
     parser.add_argument("--only", nargs="*", default=None, help="chapter number prefixes to run, e.g. 01 03")
     args = parser.parse_args(argv)
     if args.budget <= 0 or args.fail_multiple < 1:
         parser.error("--budget must be > 0 and --fail-multiple >= 1")
+    if args.cores < 1:
+        parser.error("--cores must be >= 1")
     budget = args.budget if args.profile == "tiny" else None
 
     os.environ["SRLIB_PROFILE"] = args.profile
@@ -151,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             error = True
             print(exc, file=sys.stderr)
         wall, cpu, load = time.perf_counter() - start, children_cpu_seconds() - cpu0, load_average()
-        passed, status = judge(wall, cpu, budget=budget, fail_multiple=args.fail_multiple, error=error)
+        passed, status = judge(wall, cpu, budget=budget, fail_multiple=args.fail_multiple, cores=args.cores,
+                               error=error)
         if not passed:
             failed.append(src.name)
         rows.append((src.name, wall, cpu, load, status))
@@ -160,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(r[0]) for r in rows)
     print(f"\nChapter timings (profile={args.profile}, {os.cpu_count()} CPU cores)")
     if budget is not None:
-        print(f"budget {budget:.0f} s per chapter (reported); a chapter fails on an error or when its CPU time "
-              f"exceeds {args.fail_multiple:g} x {budget:.0f} = {args.fail_multiple * budget:.0f} s")
+        print(f"budget {budget:.0f} s per chapter on {args.cores} cores (reported); a chapter fails on an error or "
+              f"when its CPU time exceeds {args.fail_multiple:g} x {budget:.0f} s x {args.cores} cores = "
+              f"{args.fail_multiple * budget * args.cores:.0f} s")
     print(f"{'chapter':<{width}}  {'wall s':>8}  {'CPU s':>8}  {'load':>5}  status")
     for name, wall, cpu, load, status in rows:
         print(f"{name:<{width}}  {wall:8.1f}  {cpu:8.1f}  {load:5.2f}  {status}")
