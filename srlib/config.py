@@ -24,7 +24,7 @@ from typing import Any, Type, TypeVar
 from srlib.errors import UsageError
 
 #: Every profile name srlib knows; a config class supports a subset (its ``PROFILES`` class attribute).
-PROFILES = ("tiny", "paper", "official")
+PROFILES = ("tiny", "small", "paper", "official")
 #: The profiles every book chapter runs at (``tools/run_book.py --profile``, ``$SRLIB_PROFILE``).
 BOOK_PROFILES = ("tiny", "paper")
 

@@ -37,14 +37,11 @@ KIND = "srlib.dasr"
 
 
 def training_images(cfg: DASRTrainConfig) -> list:
-    """HR training images: ``(name, (3, H, W) float [0, 1])`` from the built-in split or ``(3, H, W)`` uint8 from a
-    folder (uint8 keeps DF2K in 1/4 of the memory)."""
-    from srlib.data import FolderDataset, builtin_images, to_rgb
+    """HR training images of ``cfg.data`` as ``(name, (3, H, W) uint8)``: ``"builtin"``, a folder, a named corpus or
+    several joined with ``+`` (see :func:`srlib.data.training.load_training_images`)."""
+    from srlib.data.training import load_training_images
 
-    if cfg.data == "builtin":
-        return builtin_images("train")
-    ds = FolderDataset(cfg.data)
-    return [(item["name"], (to_rgb(item["image"]) * 255).round().to(torch.uint8)) for item in ds]
+    return load_training_images(cfg.data)
 
 
 def degradation_sampler(cfg: DASRTrainConfig):
@@ -204,7 +201,7 @@ def load_trained(path: str | Path, device: str | None = None) -> BlindSR:
 
 
 def cli_main(argv: list[str] | None = None) -> int:
-    """``srlib train dasr --out DIR [--profile P] [--setting S] [--scale N] [--ablation modelK] [--iters N]
+    """``srlib train dasr --out DIR [--profile tiny|small|paper] [--setting S] [--scale N] [--ablation modelK] [--iters N]
     [--seed S] [--data DIR] [--device D] [--no-resume]``; 0 when the schedule completes, 130 after Ctrl-C."""
     p = argparse.ArgumentParser(prog="srlib train dasr", description="Train DASR (Wang et al., CVPR 2021).")
     p.add_argument("--profile", default="tiny", choices=DASRTrainConfig.PROFILES)
@@ -213,12 +210,15 @@ def cli_main(argv: list[str] | None = None) -> int:
     p.add_argument("--ablation", default="model4", choices=tuple(ABLATIONS), help="Table 1 row; model4 = full DASR")
     p.add_argument("--iters", type=int, default=None, help="stop after N iterations (truncates the schedule)")
     p.add_argument("--seed", type=int, default=None, help="global seed (default: the profile's, 1)")
-    p.add_argument("--data", default="builtin", help="folder of HR training images (default: built-in split)")
+    p.add_argument("--data", default=None, help="HR training images: 'builtin', a folder, 'SunHays80', or several "
+                   "joined with '+' (default: the profile's; small = builtin+SunHays80)")
     p.add_argument("--device", default=None)
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if OUT has a checkpoint")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
-    overrides = {"data": args.data, "max_iters": args.iters}
+    overrides = {"max_iters": args.iters}
+    if args.data is not None:
+        overrides["data"] = args.data
     if args.seed is not None:
         overrides["seed"] = args.seed
     cfg = DASRTrainConfig.for_profile(args.profile, setting=args.setting, scale=args.scale, ablation=args.ablation,
