@@ -16,14 +16,21 @@ from srlib.usrdu.train_config import DataConfig
 
 
 @functools.lru_cache(maxsize=4)
-def _builtin_data(scale: int, seed: int) -> tuple:
+def _builtin_data(scale: int, seed: int, corpus: str | None = None) -> tuple:
     """Stand-in Track 1: HR = first half of the built-in train split, "real" LR = the other half through a seeded
-    camera (no LR image is a view of an HR training image), validation = the test split through the same camera."""
-    train = builtin_images("train")
-    half = len(train) // 2
+    camera (no LR image is a view of an HR training image), validation = the test split through the same camera.
+    A named ``corpus`` is split the same way and added to both training lists."""
     deg = RealWorldDegradation(scale=scale, seed=seed)
-    hr = [(n, modcrop(x, scale)) for n, x in train[:half]]
-    lr = [(n, deg(modcrop(x, scale)[None])[0]) for n, x in train[half:]]
+    hr, lr = [], []
+    sources = [builtin_images("train")]
+    if corpus is not None:
+        from srlib.data.training import load_training_images
+
+        sources.append([(n, x.float() / 255) for n, x in load_training_images(corpus)])
+    for train in sources:
+        half = len(train) // 2
+        hr += [(n, modcrop(x, scale)) for n, x in train[:half]]
+        lr += [(n, deg(modcrop(x, scale)[None])[0]) for n, x in train[half:]]
     val = [(n, deg(modcrop(x, scale)[None])[0], modcrop(x, scale)) for n, x in builtin_images("test")]
     return hr, lr, val
 
@@ -59,7 +66,7 @@ def load_data(cfg: DataConfig, scale: int) -> tuple:
     """
     folders = (cfg.hr_dir, cfg.lr_dir, cfg.val_hr_dir, cfg.val_lr_dir)
     if all(f is None for f in folders):
-        return _builtin_data(scale, cfg.realworld_seed)
+        return _builtin_data(scale, cfg.realworld_seed, cfg.corpus)
     if cfg.hr_dir is None or cfg.lr_dir is None:
         raise UsageError("give both hr_dir (e.g. DIV2K HR) and lr_dir (e.g. NTIRE 2020 Track 1 corrupted_train_x)")
     hr = [(n, modcrop(x, scale)) for n, x in _read_folder(cfg.hr_dir, "HR training")]

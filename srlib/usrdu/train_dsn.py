@@ -212,12 +212,15 @@ def stage_parser(stage: str) -> argparse.ArgumentParser:
 
 def config_from_args(cls, args, **fields):
     """``cls.for_profile`` from parsed :func:`stage_parser` flags (plus ``fields``). Raises UsageError."""
-    if args.profile != "tiny" and (args.hr_dir is None or args.lr_dir is None):
+    if args.profile not in ("tiny", "small") and (args.hr_dir is None or args.lr_dir is None):
         raise UsageError(f"profile {args.profile} needs --hr-dir (DIV2K HR) and --lr-dir (NTIRE 2020 Track 1 "
                          "corrupted_train_x or RealSR Canon LR); see srlib.data.registry")
     if args.iters is not None and args.iters < 1:
         raise UsageError(f"--iters must be >= 1, got {args.iters}")
-    fields.update(max_iters=args.iters, data=DataConfig(args.hr_dir, args.lr_dir, args.val_hr_dir, args.val_lr_dir))
+    fields["max_iters"] = args.iters
+    folders = (args.hr_dir, args.lr_dir, args.val_hr_dir, args.val_lr_dir)
+    if any(f is not None for f in folders):  # else the profile's data (tiny, small: the built-in stand-in)
+        fields["data"] = DataConfig(*folders)
     if args.seed is not None:
         fields["seed"] = args.seed
     if args.vgg_weights:  # the full-width ImageNet VGG19 (tiny's random stand-in is narrower)
@@ -226,7 +229,7 @@ def config_from_args(cls, args, **fields):
 
 
 def cli_main(argv: Optional[list] = None) -> int:
-    """``srlib train usrdu-dsn --profile tiny|paper|official [--situation 1..5] [--iters N] [--seed S] --out DIR
+    """``srlib train usrdu-dsn --profile tiny|small|paper|official [--situation 1..5] [--iters N] [--seed S] --out DIR
     [--device D] [--no-resume] [--vgg-weights F] [--hr-dir D --lr-dir D --val-hr-dir D --val-lr-dir D]``.
 
     Returns 0 when done, 130 after Ctrl-C (the state is saved; the same command resumes).
