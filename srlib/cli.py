@@ -8,6 +8,7 @@ Sub-commands::
     srlib [--debug] upscale --checkpoint C INPUT OUTPUT [--tile N] [--overlap O] [--device D] [--overwrite]
     srlib [--debug] train dasr|usrdu-dsn|usrdu-srn --profile tiny|paper --out DIR [...]
     srlib [--debug] data NAME [NAME ...] [--root data]
+    srlib [--debug] weights list [--json] | get NAME [NAME ...]
     srlib [--debug] env
 
 Expected failures (a bad file, argument, model kind or scale, missing data, no space left, permission denied) print
@@ -175,6 +176,69 @@ def _run_train(argv: list[str]) -> int:
     return importlib.import_module(TRAINERS[argv[0]]).cli_main(argv[1:]) or 0
 
 
+def _size_text(e) -> str:
+    if e.size is not None:
+        return f"{e.size / 1e6:.1f} MB"
+    return f"~{e.approx_size}" if e.approx_size else "?"
+
+
+def _weights_list(as_json: bool) -> int:
+    import json
+
+    from srlib import zoo
+
+    rows = [zoo.entry(n) for n in zoo.names()]
+    if as_json:
+        records = []
+        for e in rows:
+            rec = e.to_dict()
+            rec.update(present=zoo.is_available(e.name), path=str(e.local_path()))
+            if e.source == "shipped":
+                rec["manifest"] = zoo.manifest_records().get(e.name, {})
+            records.append(rec)
+        print(json.dumps(records, indent=2))
+        return 0
+    table = [("NAME", "SOURCE", "SIZE", "PRESENT", "PURPOSE")]
+    table += [(e.name, e.source, _size_text(e), "yes" if zoo.is_available(e.name) else "no", e.purpose) for e in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+    print(f"\ndownloads go to {zoo.cache_dir()} (set $SRLIB_WEIGHTS to change it); shipped files are in "
+          f"{zoo.WEIGHTS_DIR}. `srlib weights get NAME` fetches one, `srlib weights list --json` shows everything.")
+    return 0
+
+
+def _weights_get(names: list[str]) -> int:
+    from srlib import zoo
+
+    for n in names:  # every name checked before anything is downloaded
+        zoo.entry(n)
+    code = 0
+    for n in names:
+        try:
+            print(f"{n}: {zoo.get(n)}")
+        except SrlibError as exc:  # go on with the other names; the first failure sets the exit code
+            print(f"srlib: error: {exc}", file=sys.stderr)
+            code = code or exc.exit_code
+    return code
+
+
+def _run_weights(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="srlib weights", description="The model zoo: named, checksummed weights "
+                                     "(srlib's shipped checkpoints, the authors' DASR downloads, manual entries).")
+    sub = parser.add_subparsers(dest="action")
+    p = sub.add_parser("list", help="one line per entry: name, source, size, present, purpose")
+    p.add_argument("--json", action="store_true", help="print every field of every entry as JSON")
+    p = sub.add_parser("get", help="download and verify entries (shipped ones: print their path)")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    args = parser.parse_args(argv)
+    if args.action == "list":
+        return _weights_list(args.json)
+    if args.action == "get":
+        return _weights_get(args.names)
+    raise UsageError("usage: srlib weights list [--json] | srlib weights get NAME [NAME ...]")
+
+
 def _run(argv: list[str]) -> int:
     # Sub-commands with their own parsers get the rest of the command line untouched.
     if argv and argv[0] == "train":
@@ -183,6 +247,8 @@ def _run(argv: list[str]) -> int:
         from srlib.data.registry import main as data_main
 
         return data_main(argv[1:]) or 0
+    if argv and argv[0] == "weights":
+        return _run_weights(argv[1:])
     parser = argparse.ArgumentParser(prog="srlib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks (also SRLIB_DEBUG=1)")
@@ -191,6 +257,7 @@ def _run(argv: list[str]) -> int:
     _upscale_parser(sub)
     sub.add_parser("train", help=f"train {' | '.join(TRAINERS)} (see `srlib train dasr -h`)")
     sub.add_parser("data", help="download real data sets (see `srlib data -h`)")
+    sub.add_parser("weights", help="the model zoo: `srlib weights list`, `srlib weights get NAME`")
     sub.add_parser("env", help="print the environment report")
     args = parser.parse_args(argv)
     if args.command == "evaluate":

@@ -19,7 +19,9 @@ kind                       recognised by                                        
 :func:`load_model` builds the model of any kind (eval mode, CPU, every key and shape checked with a precise diff);
 :func:`load_upscaler` returns the one :class:`srlib.inference.Upscaler` for the SR kinds and a
 :class:`~srlib.errors.CheckpointError` that says what the file is for the others. :func:`from_official` loads the
-authors' weights of a named family. This module sits above the model packages; nothing below imports it.
+authors' weights of a named family. :func:`load_model` and :func:`load_upscaler` also take ``"zoo:NAME"``, an entry of
+the model zoo (:mod:`srlib.zoo`), resolved to its verified local file. This module sits above the model packages;
+nothing below imports it.
 """
 from __future__ import annotations
 
@@ -173,6 +175,15 @@ def _name(checkpoint) -> str:
     return "the checkpoint" if isinstance(checkpoint, Mapping) else str(checkpoint)
 
 
+def _resolve(checkpoint):
+    """``"zoo:NAME"`` -> the zoo entry's verified local file (:func:`srlib.zoo.path`); anything else unchanged."""
+    if isinstance(checkpoint, str) and checkpoint.startswith("zoo:"):
+        from srlib import zoo  # here, not at the top: the zoo is only needed for zoo names
+
+        return zoo.path(checkpoint[len("zoo:"):])
+    return checkpoint
+
+
 def _scale_of(model: torch.nn.Module) -> int:
     return int(getattr(model, "scale", None) or model.cfg.scale)
 
@@ -181,14 +192,18 @@ def load_model(checkpoint: str | os.PathLike | Mapping, *, use_ema: bool = True)
     """Build the model of any checkpoint srlib knows (see the module docstring), in eval mode on the CPU.
 
     Args:
-        checkpoint: a file path (read with ``weights_only=True``) or an already loaded mapping.
+        checkpoint: a file path (read with ``weights_only=True``), ``"zoo:NAME"`` (a model zoo entry, see
+            ``srlib weights list``) or an already loaded mapping.
         use_ema: for a USR-DU SRN run, take the EMA generator ``net_g_ema`` when it exists (the paper's model).
 
     Raises:
         CheckpointError: missing, unreadable or unsafe file; unknown layout; keys or shapes that do not match
-            (:class:`~srlib.checkpoints.StateDictMismatch`, with a diff).
+            (:class:`~srlib.checkpoints.StateDictMismatch`, with a diff); a zoo file that fails its checksum.
+        DataNotFound: a zoo entry that is not on this machine (the message says how to get it).
+        UsageError: an unknown zoo name.
     """
     name = _name(checkpoint)
+    checkpoint = _resolve(checkpoint)
     state = checkpoint if isinstance(checkpoint, Mapping) else load_checkpoint(checkpoint, map_location="cpu")
     kind = detect_kind(state, name)
     model, source = _build(state, kind, name, use_ema)
@@ -213,7 +228,7 @@ def load_upscaler(checkpoint: str | os.PathLike | Mapping, device: str | torch.d
     """Load any SR checkpoint as an :class:`srlib.inference.Upscaler` (model in eval mode on ``device``).
 
     Args:
-        checkpoint: path (or loaded mapping) of any kind in :data:`SR_KINDS`.
+        checkpoint: path (or loaded mapping, or ``"zoo:NAME"``) of any kind in :data:`SR_KINDS`.
         device: ``"cpu"``, ``"cuda"``, ...; default CUDA when available.
         tile, overlap: tiled inference in LR pixels (``tile=None``: whole image), passed to the Upscaler.
         use_ema: USR-DU SRN runs: use the EMA weights when present.
@@ -224,7 +239,8 @@ def load_upscaler(checkpoint: str | os.PathLike | Mapping, device: str | torch.d
 
     Raises:
         CheckpointError: not an SR model (a DSN, the Model 5 oracle), or unreadable (see :func:`load_model`).
-        UsageError: a bad device, tile or overlap.
+        UsageError: a bad device, tile or overlap, or an unknown zoo name.
+        DataNotFound: a zoo entry that is not on this machine.
     """
     from srlib.inference import Upscaler
 

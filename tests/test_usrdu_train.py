@@ -82,7 +82,7 @@ class TestConfigs:
 
     def test_seed_and_iteration_cap_are_fields(self):
         for cls in (DSNTrainConfig, SRNTrainConfig):
-            assert cls.PROFILES == ("tiny", "paper", "official")
+            assert cls.PROFILES == ("tiny", "small", "paper", "official")
             c = cls.for_profile("tiny", 3, seed=7, max_iters=5)
             assert (c.situation, c.seed, c.max_iters, c.total_iters) == (3, 7, 5, 5)
             assert cls.for_profile("tiny", max_iters=10 ** 9).total_iters == c.iters  # min(iters, max_iters)

@@ -1,10 +1,14 @@
-"""A small resumable HTTP downloader with sha256 verification, and safe archive extraction (stdlib only).
+"""A small resumable HTTP downloader with sha256 or git-blob-id verification, and safe archive extraction (stdlib only).
 
 Downloads go to ``<dest>.part`` first; a later call resumes it with an HTTP ``Range`` request (a server that ignores
 the range gets the file again from the start). The file is renamed to ``dest`` only once complete and verified.
 Every failure raises :class:`DownloadError` (a :class:`~srlib.errors.DataNotFound`: the data is not here) naming
 the URL and where to put the file by hand; a full disk or a folder without write permission is reported as such
 (:func:`srlib.errors.explain_os_error`), an unsafe archive as an :class:`~srlib.errors.InputError`.
+
+Files kept in a git repository without a published sha256 (the authors' DASR weights, the SunHays80 photographs) are
+verified by their **git blob id** instead (:func:`git_blob_id`): the SHA-1 that git itself names the file by, so the
+id listed for a commit pins the file's bytes.
 """
 
 import errno
@@ -21,7 +25,7 @@ from typing import Optional
 
 from srlib.errors import DataNotFound, InputError, explain_os_error
 
-__all__ = ["DownloadError", "ChecksumError", "download", "extract", "sha256sum"]
+__all__ = ["DownloadError", "ChecksumError", "download", "extract", "sha256sum", "git_blob_id"]
 
 _CHUNK = 1 << 20
 #: OS errors of the local file system while downloading: reported as such, not as "offline?".
@@ -33,12 +37,34 @@ class DownloadError(DataNotFound, RuntimeError):
 
 
 class ChecksumError(DownloadError):
-    """A downloaded file does not have the expected sha256."""
+    """A downloaded file does not have the expected sha256 or git blob id (``algorithm``, ``expected``, ``actual``)."""
+
+    def __init__(self, message: str, *, algorithm: str = "sha256", expected: str = "", actual: str = ""):
+        super().__init__(message)
+        self.algorithm, self.expected, self.actual = algorithm, expected, actual
 
 
 def sha256sum(path) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def git_blob_id(path) -> str:
+    """The git blob id of a file: hex SHA-1 of ``b"blob <size>\\0"`` followed by its bytes (``git hash-object``).
+
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile(delete=False) as f:
+    ...     _ = f.write(b"hello\\n")
+    >>> git_blob_id(f.name)  # same as `echo hello | git hash-object --stdin`
+    'ce013625030ba8dba906f756967f9e9ca394464a'
+    >>> os.unlink(f.name)
+    """
+    path = Path(path)
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(_CHUNK), b""):
             h.update(block)
@@ -51,7 +77,7 @@ def _by_hand(url: str, dest: Path) -> str:
 
 
 def download(url: str, dest, *, sha256: Optional[str] = None, size: Optional[int] = None, timeout: float = 60.0,
-             quiet: bool = False) -> Path:
+             quiet: bool = False, git_blob: Optional[str] = None) -> Path:
     """Download ``url`` to ``dest``, resuming ``dest.part`` if present, and verify it.
 
     Args:
@@ -61,17 +87,19 @@ def download(url: str, dest, *, sha256: Optional[str] = None, size: Optional[int
         size: expected size in bytes, or None.
         timeout: socket timeout in seconds.
         quiet: no progress output on stderr.
+        git_blob: expected git blob id (:func:`git_blob_id`), for files that have no published sha256.
 
     Returns:
         ``dest``. An existing ``dest`` is verified and returned without downloading.
 
     Raises:
         DownloadError: network or HTTP failure (the partial file is kept for resuming), or a size mismatch.
-        ChecksumError: the sha256 does not match (the bad file is deleted).
+        ChecksumError: the sha256 or git blob id does not match (a fresh download is deleted, an existing ``dest``
+            is left alone and named in the message).
     """
     dest = Path(dest)
     if dest.is_file():
-        _verify(dest, sha256, url, delete=False)
+        _verify(dest, sha256, git_blob, url, delete=False)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -113,20 +141,23 @@ def download(url: str, dest, *, sha256: Optional[str] = None, size: Optional[int
     got = part.stat().st_size
     if size is not None and got != size:
         raise DownloadError(f"{url}: got {got} bytes, expected {size}; run again to resume. {_by_hand(url, dest)}")
-    _verify(part, sha256, url, delete=True)
+    _verify(part, sha256, git_blob, url, delete=True)
     part.replace(dest)
     return dest
 
 
-def _verify(path: Path, sha256: Optional[str], url: str, *, delete: bool) -> None:
-    if sha256 is None:
-        return
-    digest = sha256sum(path)
-    if digest != sha256.lower():
-        if delete:
-            path.unlink()
-        raise ChecksumError(f"{path} (from {url}) has sha256 {digest}, expected {sha256}"
-                            + ("; the file was deleted, download again." if delete else "; delete it and try again."))
+def _verify(path: Path, sha256: Optional[str], git_blob: Optional[str], url: str, *, delete: bool) -> None:
+    for algorithm, expected, digest_of in (("sha256", sha256, sha256sum), ("git blob id", git_blob, git_blob_id)):
+        if expected is None:
+            continue
+        digest = digest_of(path)
+        if digest != expected.lower():
+            if delete:
+                path.unlink()
+            raise ChecksumError(f"{path} (from {url}) has {algorithm} {digest}, expected {expected}"
+                                + ("; the file was deleted, download again." if delete
+                                   else "; delete it and try again."),
+                                algorithm=algorithm, expected=expected, actual=digest)
 
 
 def _check_member(name: str, archive: Path) -> None:

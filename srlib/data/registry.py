@@ -1,10 +1,11 @@
 """Registry of the real data sets that DASR and USR-DU train and test on, and ``fetch`` to get them.
 
 ``fetch(name, root)`` returns the data set's folder under ``root``; if it is not there yet it downloads the archives
-into ``root/downloads/`` (resumable, sha256-verified where the checksum is known) and extracts them. Data sets that
-need a login or live on Google Drive / Baidu cannot be fetched automatically: fetch raises an error that says where
-to get them and where to put them. The command line ``python -m srlib.data.registry NAME...`` (``make data``,
-``srlib data``) calls :func:`main`.
+into ``root/downloads/`` (resumable, sha256-verified where the checksum is known) and extracts them. Data sets kept as
+loose files in a git repository (``SunHays80``) are fetched file by file straight into their folder, each verified by
+its git blob id (:func:`srlib.data.download.git_blob_id`). Data sets that need a login or live on Google Drive / Baidu
+cannot be fetched automatically: fetch raises an error that says where to get them and where to put them. The command
+line ``python -m srlib.data.registry NAME...`` (``make data``, ``srlib data``) calls :func:`main`.
 
 sha256 values are None where no published checksum is known; the downloader then checks only that the archive
 extracts to the expected layout.
@@ -12,30 +13,38 @@ extracts to the expected layout.
 
 import argparse
 import sys
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from srlib.data.download import DownloadError, download, extract
+from srlib.data.download import ChecksumError, DownloadError, download, extract
 
-__all__ = ["RemoteFile", "DatasetSpec", "DATASETS", "ALIASES", "ManualDownloadRequired", "fetch", "main"]
+__all__ = ["RemoteFile", "DatasetSpec", "DATASETS", "ALIASES", "ManualDownloadRequired", "fetch", "main",
+           "read_gitblobs", "gitblob_files"]
 
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One archive. ``url=None`` means it cannot be downloaded automatically (login or a file-hosting site)."""
+    """One archive (or one loose file). ``url=None`` means it cannot be downloaded automatically (login or a
+    file-hosting site)."""
 
     filename: str
     url: Optional[str]
     sha256: Optional[str] = None
     size: Optional[int] = None  # exact bytes, when known
     approx_size: str = "?"  # human-readable
+    git_blob: Optional[str] = None  # git blob id, for files taken from a git repository at a fixed commit
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     """A data set: its archives, where they are extracted (``root/extract_to``), the folder that must exist afterwards
-    (``root/folder``, returned by :func:`fetch`), and a description of the layout."""
+    (``root/folder``, returned by :func:`fetch`), and a description of the layout.
+
+    ``archives=False``: ``files`` are the data set's loose files, downloaded one by one into ``root/folder`` (no
+    ``downloads/``, nothing extracted); the data set is present once every one of them is there.
+    """
 
     name: str
     description: str
@@ -44,14 +53,22 @@ class DatasetSpec:
     extract_to: str
     folder: str
     layout: str
+    archives: bool = True
 
     def present(self, root) -> bool:
         folder = Path(root) / self.folder
+        if not self.archives:
+            return all((folder / f.filename).is_file() for f in self.files)
         return folder.is_dir() and any(folder.iterdir())
 
     def manual_instructions(self, root) -> str:
         root = Path(root)
         lines = [f"{self.name}: {self.description}", f"  homepage: {self.homepage}"]
+        if not self.archives:
+            return "\n".join(lines + [
+                f"  {len(self.files)} files, e.g. {self.files[0].url}" if self.files else "  no files listed",
+                f"  put them in {root / self.folder} (or run fetch again: files already there are verified and kept, "
+                f"an interrupted one is resumed)", f"  layout: {self.layout}"])
         for f in self.files:
             lines.append(f"  - {f.filename} ({f.approx_size}): {f.url or 'see the homepage'}"
                          f"{'' if f.url else ' (needs a browser / login)'}")
@@ -71,6 +88,37 @@ _BENCHMARK = RemoteFile("benchmark.tar", _EDSR + "benchmark.tar", approx_size="2
 _BENCH_LAYOUT = "benchmark/{set}/HR/<name>.png and benchmark/{set}/LR_bicubic/X{{2,3,4}}/<name>x{{s}}.png"
 _NTIRE = ("NTIRE 2020 Real-World SR challenge (CodaLab, free registration): https://competitions.codalab.org/"
           "competitions/{}")
+_ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def read_gitblobs(path) -> list:
+    """``[(git_blob_id, filename), ...]`` from a listing with one ``<40 hex>  <filename>`` per line (``#`` comments).
+
+    Raises:
+        ValueError: a line that is not a blob id and a plain file name (the file names a line).
+    """
+    out = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        blob, _, name = line.strip().partition(" ")
+        name = name.strip()
+        if len(blob) != 40 or any(c not in "0123456789abcdef" for c in blob) or not name or "/" in name \
+                or name in (".", ".."):
+            raise ValueError(f"{path}:{n}: expected '<40 hex git blob id>  <file name>', got {line!r}")
+        out.append((blob, name))
+    return out
+
+
+def gitblob_files(listing, base_url: str) -> tuple:
+    """One :class:`RemoteFile` per ``(git_blob_id, filename)`` of ``listing``, at ``base_url`` + the quoted name."""
+    return tuple(RemoteFile(name, base_url + urllib.parse.quote(name), git_blob=blob) for blob, name in listing)
+
+
+# 80 scene photographs of Sun and Hays (ICCP 2012) as kept in a public GitHub repository at a fixed commit; the
+# listing of their git blob ids ships with srlib (srlib/assets/SunHays80.gitblobs) and pins every file's bytes.
+_SUNHAYS_REPO, _SUNHAYS_COMMIT = "majedelhelou/denoising_datasets", "58234876fef6f1b56306705c78dfd40cdb837b86"
+_SUNHAYS_URL = f"https://raw.githubusercontent.com/{_SUNHAYS_REPO}/{_SUNHAYS_COMMIT}/CSun_Hays80/"
 
 DATASETS = {s.name: s for s in (
     DatasetSpec("DIV2K_train_HR", "DIV2K training HR, 800 2K PNGs (0001-0800); DASR trains on DIV2K + Flickr2K",
@@ -105,6 +153,12 @@ DATASETS = {s.name: s for s in (
                 "NTIRE2020_Track2", "NTIRE2020_Track2/DPEDiphone-tr-x",
                 "NTIRE2020_Track2/DPEDiphone-tr-x/*.png (train LR), DPEDiphone-va/, "
                 "DPEDiphone-crop-te-x/ (test crops)"),
+    DatasetSpec("SunHays80", "80 natural scene photographs of Sun and Hays, 'Super-resolution from internet-scale "
+                "scene matching' (ICCP 2012), JPEG, 680-1024 px; the CPU-scale training corpus of the `small` "
+                f"profiles, verified file by file by git blob id ({_SUNHAYS_REPO} @ {_SUNHAYS_COMMIT[:7]})",
+                f"https://github.com/{_SUNHAYS_REPO}/tree/{_SUNHAYS_COMMIT}/CSun_Hays80",
+                gitblob_files(read_gitblobs(_ASSETS / "SunHays80.gitblobs"), _SUNHAYS_URL),
+                "train", "train/SunHays80", "train/SunHays80/<scene>_sun_<id>.jpg (80 files)", archives=False),
     DatasetSpec("DPED", "DSLR Photo Enhancement Dataset (Ignatov et al. 2017): iPhone 3GS, BlackBerry, Sony patches "
                 "aligned to Canon 70D", "http://people.ee.ethz.ch/~ihnatova/",
                 # URL as cited by a third-party loader (a gzipped tar, whatever the name); not verified here.
@@ -149,6 +203,8 @@ def fetch(name: str, root="data", *, quiet: bool = False) -> Path:
     root = Path(root)
     if spec.present(root):
         return root / spec.folder
+    if not spec.archives:
+        return _fetch_files(spec, root, quiet)
     downloads = root / "downloads"
     missing = [f for f in spec.files if f.url is None and not (downloads / f.filename).is_file()]
     if missing:
@@ -169,6 +225,30 @@ def fetch(name: str, root="data", *, quiet: bool = False) -> Path:
         raise DownloadError(f"{spec.name}: extracted the archives but {root / spec.folder} is missing or empty; "
                             f"the archive layout may have changed. Expected: {spec.layout}")
     return root / spec.folder
+
+
+def _fetch_files(spec: DatasetSpec, root: Path, quiet: bool) -> Path:
+    """Download the loose files of ``spec`` one by one into ``root/folder``, each verified (files already there are
+    verified too, and kept)."""
+    folder = root / spec.folder
+    for i, f in enumerate(spec.files, 1):
+        if f.url is None and not (folder / f.filename).is_file():
+            raise ManualDownloadRequired(f"{spec.name}: {f.filename} cannot be downloaded automatically.\n"
+                                         + spec.manual_instructions(root))
+        if not quiet:
+            print(f"\r{spec.name}: file {i}/{len(spec.files)} {f.filename}", end="", file=sys.stderr)
+        try:
+            download(f.url, folder / f.filename, sha256=f.sha256, size=f.size, git_blob=f.git_blob, quiet=True)
+        except DownloadError as err:
+            if not quiet:
+                print(file=sys.stderr)
+            msg = f"{err}\n{spec.manual_instructions(root)}"
+            if isinstance(err, ChecksumError):
+                raise ChecksumError(msg, algorithm=err.algorithm, expected=err.expected, actual=err.actual) from err
+            raise DownloadError(msg) from err
+    if not quiet:
+        print(file=sys.stderr)
+    return folder
 
 
 def main(argv=None) -> int:

@@ -83,14 +83,16 @@ def esrgan_keys_from_basicsr(sd: Mapping[str, torch.Tensor]) -> dict:
 def load_esrgan(state_dict_or_path, **cfg_overrides) -> RRDBNet:
     """Build an ESRGAN RRDBNet from weights in the original ESRGAN names or in BasicSR names.
 
-    Accepts a bare state dict, a BasicSR checkpoint (``params_ema`` preferred over ``params``) or a USR-DU SRN
+    Accepts a bare state dict, a BasicSR checkpoint (``params_ema`` preferred over ``params``), an srlib SRN run
+    (``net_g_ema`` preferred over ``net_g``; how the ``small`` SRN starts from the ``small`` PSNR init) or a USR-DU SRN
     checkpoint (keys ``RRDBNet_U.*`` next to the frozen DSN copy ``RRDBNet_var.*``; the latter is ignored).
     ``nf``, ``nb`` and ``gc`` are inferred from the tensors unless given in ``cfg_overrides``.
 
     Raises:
         StateDictMismatch: naming every missing, unexpected or mis-shaped key.
     """
-    sd = _unwrap(read_state_dict(state_dict_or_path), ("params_ema", "params"))
+    # BasicSR checkpoints keep the weights under params(_ema); srlib SRN runs (usrdu-srn final.pt) under net_g(_ema).
+    sd = _unwrap(read_state_dict(state_dict_or_path), ("params_ema", "params", "net_g_ema", "net_g"))
     if any(k.startswith("RRDBNet_U.") for k in sd):
         sd = {k[len("RRDBNet_U."):]: v for k, v in sd.items() if k.startswith("RRDBNet_U.")}
     if any(k.startswith("body.") or k.startswith("conv_body.") for k in sd):

@@ -165,7 +165,7 @@ class DSNTrainConfig:
         if profile == "small":  # the tiny networks, trained longer on the stand-in plus SunHays80
             base.update(data=DataConfig(corpus="SunHays80"), batch_size=8, iters=SMALL_DSN_ITERS,
                         milestones=(SMALL_DSN_ITERS // 2, 3 * SMALL_DSN_ITERS // 4), val_every=500)
-        else:
+        if profile in ("paper", "official"):
             base.update(dsn=DSNConfig.for_profile("paper", **heads))
         if profile == "official":  # README: --lr_down 0.00005 --milestone 250-1000, epoch 420 used by the SRN
             base.update(lr=5e-5, milestones=(250 * 165, 1000 * 165), iters=420 * 165, content="lowpass_l1")
@@ -231,7 +231,7 @@ class SRNTrainConfig:
         """
         s = _situation(situation)
         base = dict(profile=check_profile(profile, cls.PROFILES), situation=s.number)
-        if profile in ("official", "tiny"):  # the released yml (Track 1)
+        if profile in ("official", "tiny", "small"):  # the released yml (Track 1)
             base.update(w_pixel=1.0, w_lowpass=1.0, w_percep=1.0, w_adv=0.1, gradient_norm="l1", lr=5e-5,
                         milestones=(100000,), ema_decay=0.0, batch_size=6, iters=18000, val_every=500, save_every=500)
         if profile in ("tiny", "small"):

@@ -30,6 +30,9 @@ from srlib.usrdu.train_dsn import config_from_args, load_dsn_checkpoint, stage_p
 from srlib.usrdu.vgg import VGG19Features
 
 KIND = "usrdu-srn"
+#: ``--pixel-only``: the PSNR-oriented initialisation trained on the DSN's LR samples (L1 only, no discriminator step,
+#: no EMA), at 5x the SRN's learning rate as the tiny stand-in for ``RRDB_PSNR_x4.pth`` uses.
+PIXEL_ONLY = dict(w_pixel=1.0, w_lowpass=0.0, w_percep=0.0, w_adv=0.0, ema_decay=0.0, lr=5e-4)
 
 
 def _validate(net: RRDBNet, val, dev) -> dict:
@@ -113,21 +116,23 @@ def train_srn(cfg: SRNTrainConfig, out, *, resume: bool = True, device: Optional
                 l_pix = L.l1_loss(sr, hr)
                 l_low = L.lowpass_l1_loss(sr, hr) if cfg.w_lowpass else torch.zeros((), device=dev)
                 l_per = L.perceptual_l1_loss(vgg, sr, hr) if cfg.w_percep else torch.zeros((), device=dev)
-                l_adv = L.gan_loss(disc(d_in(sr)), True, "logits")
+                l_adv = L.gan_loss(disc(d_in(sr)), True, "logits") if cfg.w_adv else torch.zeros((), device=dev)
                 loss = cfg.w_pixel * l_pix + cfg.w_lowpass * l_low + cfg.w_percep * l_per + cfg.w_adv * l_adv
                 loss.backward()
                 opt_g.step()
 
-                # D step (paper Eq. 10): G(HR) real, G(SR) fake
-                disc.requires_grad_(True)
-                opt_d.zero_grad(set_to_none=True)
-                d_real = L.gan_loss(disc(d_in(hr)), True, "logits")
-                d_real.backward()
-                d_fake = L.gan_loss(disc(d_in(sr.detach())), False, "logits")
-                d_fake.backward()
-                opt_d.step()
+                # D step (paper Eq. 10): G(HR) real, G(SR) fake; none in a pixel-only (PSNR-oriented) run
+                d_real = d_fake = torch.zeros((), device=dev)
+                if cfg.w_adv:
+                    disc.requires_grad_(True)
+                    opt_d.zero_grad(set_to_none=True)
+                    d_real = L.gan_loss(disc(d_in(hr)), True, "logits")
+                    d_real.backward()
+                    d_fake = L.gan_loss(disc(d_in(sr.detach())), False, "logits")
+                    d_fake.backward()
+                    opt_d.step()
+                    sch_d.step()
                 sch_g.step()
-                sch_d.step()
                 if net_ema is not None:  # paper: EMA of the generator weights
                     with torch.no_grad():
                         for pe, p in zip(net_ema.parameters(), net_g.parameters()):
@@ -199,10 +204,14 @@ def cli_main(argv: Optional[list] = None) -> int:
     """
     p = stage_parser("srn")
     p.add_argument("--dsn-checkpoint", required=True, help="srlib DSN final.pt or the authors' gen weights")
-    p.add_argument("--init-checkpoint", help="RRDB_PSNR_x4.pth (official init); default: random init")
+    p.add_argument("--init-checkpoint", help="RRDB_PSNR_x4.pth (official init), or an srlib SRN run's final.pt; "
+                   "default: random init")
+    p.add_argument("--pixel-only", action="store_true",
+                   help="PSNR-oriented training (L1 only, no discriminator): the initialisation an SRN starts from")
     args = p.parse_args(argv)
+    extra = PIXEL_ONLY if args.pixel_only else {}
     cfg = config_from_args(SRNTrainConfig, args, dsn_checkpoint=args.dsn_checkpoint,
-                           init_checkpoint=args.init_checkpoint)
+                           init_checkpoint=args.init_checkpoint, **extra)
     try:
         train_srn(cfg, args.out, resume=not args.no_resume, device=args.device)
     except runs.TrainingInterrupted as exc:
