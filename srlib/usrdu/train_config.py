@@ -27,7 +27,7 @@ from srlib.usrdu.vgg import VGGConfig
 #: Iterations of the ``small`` profile's DSN and SRN (the tiny networks, batch 8, on the stand-in Track 1 plus
 #: SunHays80); sized to train each in well under an hour on one core of a 2-core CPU.
 SMALL_DSN_ITERS = 6000
-SMALL_SRN_ITERS = 3000
+SMALL_SRN_ITERS = 1500
 
 
 @dataclass(frozen=True)
