@@ -25,7 +25,7 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import torch
 
@@ -162,6 +162,34 @@ def evaluate_images(upscaler: Callable[[torch.Tensor], torch.Tensor], images: Se
         "psnr": sum(r["psnr"] for r in rows) / len(rows),
         "ssim": sum(r["ssim"] for r in rows) / len(rows) if with_ssim else None,
     }
+
+
+def sigma_sweep(upscalers: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+                images: Sequence[tuple[str, torch.Tensor]], scale: int, sigmas: Sequence[float], *,
+                seed: int = 0) -> dict:
+    """Mean Y PSNR of several upscalers at several isotropic kernel widths: the cells of DASR's Tables 1 and 2.
+
+    Each cell is :func:`evaluate_images` (synthetic-LR protocol, noise-free, ``scale`` pixels cropped, no SSIM) of one
+    upscaler under ``DegradationSpec(scale, sigma=s)``; every upscaler sees the same LR images.
+
+    Args:
+        upscalers: ``{row name: upscaler}``, e.g. ``{"bicubic": bicubic_upscaler(4), "DASR": Upscaler(model, 4)}``.
+        images: ``(name, (C, H, W) float in [0, 1])`` HR images.
+        scale: integer SR factor.
+        sigmas: kernel widths (0 = no blur, plain bicubic downsampling).
+        seed: noise seed of :func:`evaluate_images` (no effect on noise-free LR; kept for the record).
+
+    Returns:
+        ``{row name: tuple of mean PSNRs (dB), one per sigma}``, rows in the order of ``upscalers``.
+
+    >>> imgs = [("a", torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(0)))]
+    >>> t = sigma_sweep({"bicubic": bicubic_upscaler(2)}, imgs, 2, (0.0, 1.0))
+    >>> list(t), len(t["bicubic"]), t["bicubic"][0] > t["bicubic"][1]
+    (['bicubic'], 2, True)
+    """
+    return {name: tuple(evaluate_images(up, images, scale, DegradationSpec(scale, sigma=float(s)), seed=seed,
+                                        with_ssim=False)["psnr"] for s in sigmas)
+            for name, up in upscalers.items()}
 
 
 def evaluate_pairs(upscaler: Callable[[torch.Tensor], torch.Tensor], pairs: Iterable, crop: int = 4,
