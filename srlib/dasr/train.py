@@ -209,6 +209,8 @@ def cli_main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=int, default=4, choices=SCALES)
     p.add_argument("--ablation", default="model4", choices=tuple(ABLATIONS), help="Table 1 row; model4 = full DASR")
     p.add_argument("--iters", type=int, default=None, help="stop after N iterations (truncates the schedule)")
+    p.add_argument("--sr-iters", type=int, default=None,
+                   help="resize stage 2 to about N iterations, its learning-rate halvings at the same fractions")
     p.add_argument("--seed", type=int, default=None, help="global seed (default: the profile's, 1)")
     p.add_argument("--data", default=None, help="HR training images: 'builtin', a folder, 'SunHays80', or several "
                    "joined with '+' (default: the profile's; small = builtin+SunHays80)")
@@ -223,6 +225,8 @@ def cli_main(argv: list[str] | None = None) -> int:
         overrides["seed"] = args.seed
     cfg = DASRTrainConfig.for_profile(args.profile, setting=args.setting, scale=args.scale, ablation=args.ablation,
                                       **overrides)
+    if args.sr_iters is not None:
+        cfg = cfg.scaled_sr(args.sr_iters)
     try:
         train_dasr(cfg, args.out, resume=not args.no_resume, device=args.device)
     except runs.TrainingInterrupted as exc:

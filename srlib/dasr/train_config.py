@@ -162,6 +162,19 @@ class DASRTrainConfig:
                       epochs_encoder=cfg.epochs_encoder if abl.pretrain_encoder else 0)
         return replace(cfg, **overrides) if overrides else cfg
 
+    def scaled_sr(self, sr_iters: int) -> "DASRTrainConfig":
+        """This config with stage 2 resized to about ``sr_iters`` iterations and its step decay scaled with it, so the
+        learning rate halves as often as in the original stage (``srlib train dasr --sr-iters``).
+
+        >>> cfg = DASRTrainConfig.for_profile("small").scaled_sr(12000)
+        >>> cfg.epochs_sr, cfg.lr_decay_sr, cfg.lr_at(cfg.stage1_iters + 11999)
+        (48, 12, 0.000125)
+        """
+        if sr_iters < 1:
+            raise UsageError(f"sr_iters must be >= 1, got {sr_iters}")
+        epochs = max(1, sr_iters // self.iters_per_epoch)
+        return replace(self, epochs_sr=epochs, lr_decay_sr=max(1, round(self.lr_decay_sr * epochs / self.epochs_sr)))
+
     def with_iters(self, encoder_iters: int | None = None, sr_iters: int | None = None) -> "DASRTrainConfig":
         """This config with each stage resized to about ``encoder_iters`` / ``sr_iters`` iterations.
 
