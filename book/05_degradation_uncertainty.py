@@ -22,7 +22,9 @@
 #
 # - see the real-minus-bicubic residual that motivates a Laplace model (paper Fig. 2) on the book's stand-in real data;
 # - read the DSN and the KL losses in `srlib.usrdu`, and derive the $\theta$ that the pixel KL prefers;
-# - train the DSN at the `tiny` profile and compare the bicubic LR $y_b$, the learned mean $y_g$ and the real LR;
+# - train the DSN at the `tiny` profile, live, to see the loop and its losses;
+# - load a DSN trained longer (the `small` profile, from srlib's model zoo) and compare the bicubic LR $y_b$, the
+#   learned mean $y_g$ and the real LR;
 # - look at the learned uncertainty maps (paper Fig. 6) and measure how $\theta$ follows image structure;
 # - draw several LR samples $\hat y = y_g + \epsilon\,\theta$ from one HR image;
 # - revisit Fig. 2: does the learned, per-pixel $\theta$ explain real residuals better than one global fit?
@@ -44,6 +46,7 @@ _chapter_start = time.perf_counter()
 profile = "tiny"  # "tiny" (2-core CPU, minutes) or "paper" (published hyper-parameters; needs ImageNet VGG19)
 seed = 0  # seeds the DSN initialisation, the patch sampler and every LR sample drawn below
 out_dir = "runs/ch05"  # the DSN run (config.json, metrics.jsonl, checkpoints/) goes here
+pretrained = True  # True: 5.4-5.7 analyse the zoo's `small` DSN ("usrdu-small-dsn"); False: the DSN trained in 5.3
 
 # %%
 from pathlib import Path
@@ -53,7 +56,7 @@ from srlib.usrdu.train_config import DSNTrainConfig
 
 cfg = DSNTrainConfig.for_profile(profile, 5, seed=seed)  # Table 1 situation 5: theta and sigma
 hr_train, lr_train, val = load_data(cfg.data, cfg.dsn.scale)
-print(f"profile={profile}, seed={seed}, out_dir={out_dir}")
+print(f"profile={profile}, seed={seed}, out_dir={out_dir}, pretrained={pretrained}")
 print("HR training images:", ", ".join(f"{n} {tuple(x.shape[1:])}" for n, x in hr_train))
 print("'real' LR training images (unpaired):", ", ".join(f"{n} {tuple(x.shape[1:])}" for n, x in lr_train))
 print("paired validation (HR, real LR):", ", ".join(f"{n} {tuple(h.shape[1:])}->{tuple(l.shape[1:])}"
@@ -73,8 +76,17 @@ print("paired validation (HR, real LR):", ", ".join(f"{n} {tuple(h.shape[1:])}->
 # paired validation set lets us draw it.
 
 # %%
+from IPython.display import Markdown
+from myst_nb import glue
+
 from srlib.degradations import imresize
-from srlib.usrdu.analysis import fit_laplace_gaussian, gaussian_loglik, laplace_loglik
+from srlib.usrdu.analysis import fit_laplace_gaussian, gaussian_loglik, gap_phrase, laplace_loglik
+
+
+def say(key: str, text: str) -> None:
+    """Store a result sentence, built from the numbers printed next to it, for the prose to paste (myst-nb glue)."""
+    glue(key, Markdown(text), display=False)
+
 
 residual = torch.cat([((lr - imresize(hr[None], 0.25)[0]) * 255).flatten() for _, lr, hr in val])
 fit = fit_laplace_gaussian(residual)
@@ -90,8 +102,19 @@ ax.plot(grid, gaussian_loglik(grid, fit["gaussian_mu"], fit["gaussian_sigma"]).e
 ax.set(xlabel="residual (gray levels)", ylabel="density", title="Fig. 2 on the stand-in data")
 ax.legend()
 plt.show()
+ll = {"Laplace": fit["laplace_loglik"], "Gaussian": fit["gaussian_loglik"]}
+best, other = sorted(ll, key=ll.get, reverse=True)
+nums = f"({ll['Laplace']:.3f} for the Laplace, {ll['Gaussian']:.3f} for the Gaussian)"
+if round(ll[best], 3) == round(ll[other], 3):
+    say("ch05_fig2", f"On the stand-in data the Laplace and the Gaussian fit the real-minus-bicubic residual equally "
+        f"well: their mean log-likelihoods per value agree to 3 decimals {nums}.")
+else:
+    say("ch05_fig2", f"On the stand-in data the {best} fits the real-minus-bicubic residual better: its mean "
+        f"log-likelihood per value is {gap_phrase(ll[best], ll[other], unit='', digits=3)} the {other}'s {nums}.")
 
 # %% [markdown]
+# {glue:md}`ch05_fig2` The paper's Fig. 2 draws this residual for real Track 1 images.
+#
 # ## 5.2 The DSN and its losses
 #
 # The generator follows the official `resnet_uncertainty_per_vgg19.py` layer by layer (and uses its parameter names,
@@ -186,32 +209,77 @@ for r in val_log:
 # %% [markdown]
 # ## 5.4 Bicubic, generated and real LR
 #
-# The trained generator is loaded back from its checkpoint, as any later user would. On a validation image we put the
-# bicubic $y_b$, the learned mean $y_g$ and the real LR side by side, with a zoomed crop.
+# The run above shows the loop, but it is short for a DSN. srlib's model zoo ships one trained longer:
+# `usrdu-small-dsn` has the same tiny widths and the same situation-5 heads, and the `small` profile trained it for
+# more iterations with a larger batch, on the stand-in data plus the SunHays80 photographs (split the same way: half
+# HR, half through the camera; see `srlib weights list` for the exact command, seed and data). With
+# `pretrained=True` the analyses from here on use it, and the DSN trained above stays beside it for comparison. Both
+# are loaded from their checkpoint files, as any later user would load them.
+#
+# First the official validation measure: the LR-domain PSNR between the quantised $y_g$ and the real LR of each
+# validation image, next to the bicubic $y_b$. A DSN that imitates the camera should beat bicubic here.
 
 # %%
-from srlib.degradations import quantize
+from srlib import zoo
 from srlib.metrics import psnr
-from srlib.usrdu.train_dsn import load_dsn_checkpoint
+from srlib.usrdu.analysis import compare, dsn_outputs, run_summary, zoo_missing
+from srlib.usrdu.train_dsn import dsn_validation, load_dsn_checkpoint
 
-dsn = load_dsn_checkpoint(dsn_path)
-outs = {}
-with torch.no_grad():
-    for name, lr, hr in val:
-        o = dsn(hr[None], feature_head=False)
-        outs[name] = dict(hr=hr, real=lr, y_b=imresize(hr[None], 0.25)[0], y_g=quantize(o.y_g[0]),
-                          theta=o.log_theta[0].exp())
+ZOO_DSN = "usrdu-small-dsn"
+LIVE = f"{profile} DSN trained above ({cfg.total_iters} it)"
+ZOO_KEY = "small DSN from the zoo"
+dsns = {LIVE: load_dsn_checkpoint(dsn_path)}
+missing = zoo_missing([ZOO_DSN]) if pretrained else []
+if pretrained and not missing:
+    dsns[ZOO_KEY] = load_dsn_checkpoint(zoo.path(ZOO_DSN))
+    print(f"zoo:{ZOO_DSN}: {zoo.entry(ZOO_DSN).origin}\n    {run_summary(zoo.path(ZOO_DSN))}")
+elif pretrained:
+    print(f"pretrained=True, but {missing[0]}\n-> the analyses below use the DSN trained above.")
+analysed = list(dsns)[-1]  # the zoo DSN when it is there
+print(f"analysed from here on: the {analysed}")
+
+lr_val = {k: dsn_validation(d, val) for k, d in dsns.items()}
+bic = lr_val[LIVE]["psnr_bicubic"]
+print(f"\nLR-domain PSNR against the real LR, mean of {len(val)} validation images (RGB, crop 4):")
+print(f"  {'bicubic y_b':40s} {bic:6.2f} dB")
+for k, r in lr_val.items():
+    print(f"  {'y_g, ' + k:40s} {r['psnr_yg']:6.2f} dB")
+
+a = lr_val[analysed]["psnr_yg"]
+c = compare(a, bic)
+verdict = {True: "closer to the real LR than bicubic is", False: "further from the real LR than bicubic is",
+           None: "as close to the real LR as bicubic is (to 2 decimals)"}[c["better"]]
+text = (f"The mean `y_g` of the {analysed} is {verdict}: {a:.2f} dB against {bic:.2f} dB for `y_b`"
+        + ("" if c["sign"] == 0 else f", {c['gap']:.2f} dB {'more' if c['sign'] > 0 else 'less'}") + ".")
+if analysed != LIVE:
+    live = lr_val[LIVE]["psnr_yg"]
+    text += (f" The {LIVE} reaches {live:.2f} dB, "
+             + {1: "more than", -1: "less than", 0: "as much as"}[compare(live, a)["sign"]] + " the zoo DSN.")
+say("ch05_lr", text)
+
+# %% [markdown]
+# {glue:md}`ch05_lr`
+#
+# On the first validation image we put the bicubic $y_b$, each DSN's mean $y_g$ and the real LR side by side, with
+# a zoomed crop. The PSNR in each title is that image's own.
+
+# %%
+outs_by = {k: dsn_outputs(d, val) for k, d in dsns.items()}
+outs = outs_by[analysed]
 name = val[0][0]
-v = outs[name]
 crop = (slice(None), slice(40, 104), slice(40, 104))
-fig, axes = plt.subplots(2, 3, figsize=(9, 6))
-for j, key in enumerate(("y_b", "y_g", "real")):
-    axes[0, j].imshow(v[key].clamp(0, 1).permute(1, 2, 0))
-    axes[1, j].imshow(v[key][crop].clamp(0, 1).permute(1, 2, 0), interpolation="nearest")
-    p = "" if key == "real" else f"\nPSNR vs real {float(psnr(v[key], v['real'], crop=4, y_channel=False)):.2f} dB"
-    axes[0, j].set_title({"y_b": "bicubic $y_b$", "y_g": "DSN mean $y_g$", "real": "real LR"}[key] + p)
-for a in axes.flat:
-    a.axis("off")
+short = {LIVE: f"{profile} DSN (live)", ZOO_KEY: "small DSN (zoo)"}
+cols = [("bicubic $y_b$", outs[name]["y_b"])] + [(f"$y_g$, {short[k]}", o[name]["y_g"]) for k, o in outs_by.items()]
+cols.append(("real LR", outs[name]["real"]))
+fig, axes = plt.subplots(2, len(cols), figsize=(3 * len(cols), 6.2))
+for j, (title, img) in enumerate(cols):
+    axes[0, j].imshow(img.clamp(0, 1).permute(1, 2, 0))
+    axes[1, j].imshow(img[crop].clamp(0, 1).permute(1, 2, 0), interpolation="nearest")
+    p = "" if title == "real LR" else (
+        f"\nPSNR vs real {float(psnr(img, outs[name]['real'], crop=4, y_channel=False)):.2f} dB")
+    axes[0, j].set_title(title.replace(", ", "\n", 1) + p, fontsize=9)
+for a_ in axes.flat:
+    a_.axis("off")
 plt.tight_layout()
 plt.show()
 
@@ -220,37 +288,60 @@ plt.show()
 #
 # The paper reports that "edges and texture areas tend to have a higher degradation uncertainty". We measure it:
 # the Pearson and Spearman correlation between $\theta$ (mean over colour channels) and the local gradient
-# magnitude of the bicubic LR image, pooled over the validation images.
+# magnitude of the bicubic LR image, pooled over the validation images. The stand-in camera has a second source of
+# uncertainty that we know exactly: its noise variance grows with the signal ($a\,y + b^2$, a Poisson-Gaussian
+# sensor), so a DSN that learned the camera should also give brighter pixels a larger $\theta$. We correlate
+# $\theta$ with the brightness of $y_b$ too, per colour value.
 
 # %%
-from srlib.usrdu.analysis import gradient_magnitude, rank_correlation
+from srlib.usrdu.analysis import correlation_phrase, theta_structure
 
-thetas = torch.cat([v["theta"].mean(0).flatten() for v in outs.values()])
-grads = torch.cat([(gradient_magnitude(v["y_b"][None]) * 255)[0, 0].flatten() for v in outs.values()])
-pearson, spearman = rank_correlation(thetas, grads)
-print(f"theta vs |grad y_b| over {thetas.numel()} LR pixels: Pearson {pearson:.3f}, Spearman {spearman:.3f} "
-      f"(profile {profile}, seed {seed})")
-print(f"theta range {float(thetas.min()):.2f} .. {float(thetas.max()):.2f} gray levels, median {float(thetas.median()):.2f}")
+structure = {k: theta_structure(o) for k, o in outs_by.items()}
+print(f"theta vs |grad y_b| over {structure[analysed]['n']} LR pixels of the validation images:")
+for k, st in structure.items():
+    print(f"  {short[k]:18s} Pearson {st['pearson']:6.3f}, Spearman {st['spearman']:6.3f}; theta "
+          f"{st['theta_min']:.2f} .. {st['theta_max']:.2f} gray levels, median {st['theta_median']:.2f}")
+print("theta vs the brightness of y_b (per colour value):")
+for k, st in structure.items():
+    print(f"  {short[k]:18s} Pearson {st['pearson_brightness']:6.3f}, Spearman {st['spearman_brightness']:6.3f}")
 
-fig, axes = plt.subplots(1, len(outs), figsize=(4 * len(outs), 3.4))
-for a, (n, v) in zip(np.atleast_1d(axes), outs.items()):
-    im = a.imshow(v["theta"].mean(0), cmap="magma")
-    a.set_title(fr"$\theta$ on {n}")
-    a.axis("off")
-    plt.colorbar(im, ax=a, fraction=0.046, label="gray levels")
+fig, axes = plt.subplots(len(outs_by), len(val), figsize=(4 * len(val), 3.4 * len(outs_by)), squeeze=False)
+for i, (k, o) in enumerate(outs_by.items()):
+    for a_, (n, v) in zip(axes[i], o.items()):
+        im = a_.imshow(v["theta"].mean(0), cmap="magma")
+        a_.set_title(fr"$\theta$ on {n}, {short[k]}", fontsize=9)
+        a_.axis("off")
+        plt.colorbar(im, ax=a_, fraction=0.046, label="gray levels")
 plt.tight_layout()
 plt.show()
 
+st = structure[analysed]
+kind = correlation_phrase(st["spearman"])
+text = (f"For the {analysed} the rank correlation between θ and the gradient magnitude is {kind} "
+        f"(Spearman {st['spearman']:.3f}, Pearson {st['pearson']:.3f}): ")
+text += {"positive": "θ is larger at edges and texture, as the paper reports.",
+         "negative": "θ is *smaller* at edges and texture, the opposite of what the paper reports.",
+         "negligible": "θ does not follow edges and texture here."}[kind]
+kind_b = correlation_phrase(st["spearman_brightness"])
+text += (f" Its rank correlation with brightness is {kind_b} (Spearman {st['spearman_brightness']:.3f}): "
+         + {"positive": "brighter pixels get a larger θ, as the camera's signal-dependent noise asks for.",
+            "negative": "brighter pixels get a *smaller* θ, although the camera's noise grows with the signal.",
+            "negligible": "θ does not follow the camera's signal-dependent noise."}[kind_b])
+say("ch05_fig6", text)
+
 # %% [markdown]
+# {glue:md}`ch05_fig6`
+#
 # ## 5.6 Many LR images from one HR image
 #
 # Eq. 8 draws $\hat y = y_g + \epsilon\,\theta$ with standard Laplace $\epsilon$ (variance 2). srlib draws $\epsilon$
-# by the inverse CDF from a seeded `torch.Generator`, fresh at every call.
+# by the inverse CDF from a seeded `torch.Generator`, fresh at every call. The samples come from the analysed DSN.
 
 # %%
 from srlib.usrdu.sampling import sample_lr
 
 display(show_source(sample_lr, start="eps ="))
+v = outs[name]
 g = torch.Generator().manual_seed(seed)
 samples = [sample_lr(v["y_g"][None], v["theta"][None] / 255, g)[0] for _ in range(3)]
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))
@@ -259,12 +350,12 @@ axes[0].set_title("mean $y_g$")
 for j, s in enumerate(samples):
     axes[j + 1].imshow(s[crop].clamp(0, 1).permute(1, 2, 0), interpolation="nearest")
     axes[j + 1].set_title(f"sample {j + 1}")
-for a in axes:
-    a.axis("off")
+for a_ in axes:
+    a_.axis("off")
 plt.tight_layout()
 plt.show()
 diff = [(s - v["y_g"]).abs().mean().item() * 255 for s in samples]
-print(f"mean |y_hat - y_g| per sample (gray levels, {name}): {[round(x, 2) for x in diff]}; "
+print(f"mean |y_hat - y_g| per sample (gray levels, {name}, {analysed}): {[round(x, 2) for x in diff]}; "
       f"E|eps theta| = mean theta = {float(v['theta'].mean()):.2f}")
 
 # %% [markdown]
@@ -276,18 +367,31 @@ print(f"mean |y_hat - y_g| per sample (gray levels, {name}): {[round(x, 2) for x
 # global Laplace fitted to the residual $y_{real} - y_g$ so that the mean and the scale can be judged separately.
 
 # %%
-res_g = torch.cat([((v["real"] - v["y_g"]) * 255).flatten() for v in outs.values()])
-theta_all = torch.cat([v["theta"].flatten() for v in outs.values()]).double()
-fit_g = fit_laplace_gaussian(res_g)
-rows = {
-    "Gaussian around y_b, global sigma": fit["gaussian_loglik"],
-    "Laplace around y_b, global b": fit["laplace_loglik"],
-    "Laplace around y_g, global b": fit_g["laplace_loglik"],
-    "Laplace around y_g, learned theta (per pixel)": float(laplace_loglik(res_g.double(), 0.0, theta_all).mean()),
-}
-for k, val_ll in rows.items():
-    print(f"{k:48s} {val_ll:8.3f}")
-print(f"(profile {profile}, seed {seed}; global b around y_g = {fit_g['laplace_b']:.2f} gray levels)")
+from srlib.usrdu.analysis import likelihood_rows
+
+liks = {k: likelihood_rows(o) for k, o in outs_by.items()}
+labels = {"gaussian_yb": "Gaussian around y_b, global sigma", "laplace_yb": "Laplace around y_b, global b",
+          "laplace_yg": "Laplace around y_g, global b", "theta_yg": "Laplace around y_g, learned theta (per pixel)"}
+print(f"{'mean log-likelihood per value':48s}" + "".join(f"{short[k]:>20s}" for k in liks))
+for key, label in labels.items():
+    print(f"{label:48s}" + "".join(f"{r[key]:20.3f}" for r in liks.values()))
+print(f"{'(global b around y_g, gray levels)':48s}" + "".join(f"{r['b_yg']:20.2f}" for r in liks.values()))
+print(f"(live DSN: profile {profile}, seed {seed}" + ("; zoo DSN: see 5.4)" if len(liks) > 1 else ")"))
+
+r = liks[analysed]
+c_theta = compare(r["theta_yg"], r["laplace_yg"], digits=3)
+c_mean = compare(r["laplace_yg"], r["laplace_yb"], digits=3)
+likelier = {1: "more likely", -1: "less likely", 0: "as likely (to 3 decimals)"}
+fits = {1: "better", -1: "worse", 0: "equally well (to 3 decimals)"}
+than = lambda sign: "than" if sign else "as"  # noqa: E731
+text = (f"For the {analysed}, the real LR is {likelier[c_theta['sign']]} under the learned per-pixel θ "
+        f"{than(c_theta['sign'])} under one global scale around the same mean ({r['theta_yg']:.3f} vs "
+        f"{r['laplace_yg']:.3f} per value), and one global Laplace fits it {fits[c_mean['sign']]} around `y_g` "
+        f"{than(c_mean['sign'])} around `y_b` ({r['laplace_yg']:.3f} vs {r['laplace_yb']:.3f}).")
+say("ch05_lik", text)
+
+# %% [markdown]
+# {glue:md}`ch05_lik`
 
 # %%
 print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
@@ -295,14 +399,13 @@ print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
 # %% [markdown]
 # ## What we saw
 #
-# - On the stand-in Track 1 data the real-minus-bicubic residual is heavy-tailed: a Laplace fits it better than a
-#   Gaussian (log-likelihoods above), as in the paper's Fig. 2.
+# - {glue:md}`ch05_fig2`
 # - The DSN predicts a mean LR image and a per-pixel Laplace scale. The pixel KL of Eq. 2 pushes $\theta$ towards one
 #   gray level where $y_g$ matches the bicubic image and upward where it departs. That is a different target than
 #   a Laplace likelihood fit of the residual, so $\theta$ is not a calibrated noise level.
-# - At `tiny` (a few hundred CPU iterations, random VGG features) the generator learns a plausible downsampler. Its
-#   uncertainty map, the correlation with gradients and the likelihood comparison printed above are what this short
-#   run measured. They are not the paper's converged numbers, and the text does not claim more than they show.
+# - Both DSNs of this chapter are CPU-sized runs with random VGG features: the one trained live above and, with
+#   `pretrained=True`, the zoo's `small` DSN. {glue:md}`ch05_lr` {glue:md}`ch05_fig6` {glue:md}`ch05_lik` These are
+#   what these runs measured, not the paper's converged numbers.
 # - Sampling $\hat y = y_g + \epsilon\theta$ turns one HR image into as many LR images as we like. Chapter 6 trains
 #   an SR network on them.
 #
