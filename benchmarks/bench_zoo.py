@@ -81,6 +81,9 @@ def _time_log(log: Path) -> dict:
         for part in m.group(1).split(":"):
             secs = secs * 60 + float(part)
         out["wall_time_s"] = round(secs)
+    m = re.search(r"User time \(seconds\): ([\d.]+)", text)
+    if m:
+        out["cpu_time_s"] = round(float(m.group(1)))
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     if m:
         out["peak_rss_mib"] = round(int(m.group(1)) / 1024)
@@ -89,7 +92,8 @@ def _time_log(log: Path) -> dict:
 
 def install(runs: Path, names: list, machine: str) -> None:
     """Copy each run's final.pt into srlib/weights/ and write its manifest record (metrics measured here)."""
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    # The commit whose code trained a run (its run folder may hold a `git_commit` file; else HEAD now).
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     data = json.loads(zoo.MANIFEST.read_text()) if zoo.MANIFEST.is_file() else {"format": 1, "entries": {}}
     for name in names:
         run_dir, command, purpose, _ = RUNS[name]
@@ -97,6 +101,8 @@ def install(runs: Path, names: list, machine: str) -> None:
         dst = zoo.WEIGHTS_DIR / f"{name}.pt"
         shutil.copyfile(src, dst)
         cfg = json.loads((runs / run_dir / "config.json").read_text())["config"]
+        marker = runs / run_dir / "git_commit"
+        commit = marker.read_text().strip() if marker.is_file() else head
         from srlib.models import detect_kind
         from srlib.runs import load_checkpoint
 
