@@ -59,11 +59,11 @@ class TestTrainConfig:
             DASRTrainConfig.for_profile("tiny", setting="real")
         with pytest.raises(ValueError, match="ablation"):
             DASRTrainConfig.for_profile("tiny", ablation="model9")
-        with pytest.raises(UsageError, match="not available here; expected one of 'tiny', 'paper'"):
+        with pytest.raises(UsageError, match="not available here; expected one of 'tiny', 'small', 'paper'"):
             DASRTrainConfig.for_profile("official")  # a USR-DU profile: DASR has no official schedule
         with pytest.raises(UsageError, match="unknown profile 'huge'"):
             DASRConfig.for_profile("huge")
-        assert DASRTrainConfig.PROFILES == DASRConfig.PROFILES == ("tiny", "paper")
+        assert DASRTrainConfig.PROFILES == DASRConfig.PROFILES == ("tiny", "small", "paper")
         assert "PROFILES" not in DASRTrainConfig.__dataclass_fields__  # a class attribute, not a config field
 
 

@@ -46,7 +46,7 @@ class TestConfig:
     def test_profiles(self):
         assert config.check_profile("paper") == "paper" and config.check_profile("official") == "official"
         assert set(config.BOOK_PROFILES) <= set(config.PROFILES)
-        with pytest.raises(UsageError, match="unknown profile 'huge'; expected one of 'tiny', 'paper', 'official'"):
+        with pytest.raises(UsageError, match="unknown profile 'huge'; expected one of 'tiny', 'small', 'paper', 'official'"):
             config.check_profile("huge")
         with pytest.raises(ValueError, match="'official' is not available here; expected one of 'tiny', 'paper'"):
             config.check_profile("official", allowed=("tiny", "paper"))
