@@ -36,10 +36,12 @@ from srlib.zoo_eval import SETS, evaluate_entry  # noqa: E402
 #: SRLIB_DATA naming a folder that holds train/SunHays80 and OMP_NUM_THREADS=1), purpose, minimum gain in dB or None)
 RUNS = {
     "dasr-small-x4-model4": (
-        "dasr_x4_model4", "srlib train dasr --profile small --ablation model4 --scale 4 --out runs/zoo/dasr_x4_model4",
+        "dasr_x4_model4_14k", "srlib train dasr --profile small --ablation model4 --scale 4 --sr-iters 14000 "
+        "--out runs/zoo/dasr_x4_model4_14k",
         "DASR x4 isotropic (Model 4, full DASR): the book's pretrained DASR, Table 2-style results and Fig. 3/4", 1.0),
     "dasr-small-x4-model1": (
-        "dasr_x4_model1", "srlib train dasr --profile small --ablation model1 --scale 4 --out runs/zoo/dasr_x4_model1",
+        "dasr_x4_model1_14k", "srlib train dasr --profile small --ablation model1 --scale 4 --sr-iters 14000 "
+        "--out runs/zoo/dasr_x4_model1_14k",
         "DASR x4 isotropic without the contrastive loss (Table 1 Model 1): the key contrast with Model 4", 1.0),
     "usrdu-small-dsn": (
         "usrdu_dsn", "srlib train usrdu-dsn --profile small --situation 5 --out runs/zoo/usrdu_dsn",

@@ -1,6 +1,6 @@
 """What the zoo's shipped checkpoints reach, measured one way: the numbers in ``srlib/weights/manifest.json``.
 
-:func:`evaluate_entry` scores one shipped checkpoint on Set5 and Set14 (``$SRLIB_DATA``); ``benchmarks/zoo_small.py``
+:func:`evaluate_entry` scores one shipped checkpoint on Set5 and Set14 (``$SRLIB_DATA``); ``benchmarks/bench_zoo.py``
 writes its result into the manifest and ``tests/test_zoo_manifest.py`` recomputes it in CI and compares to 0.01 dB,
 so a checkpoint cannot claim what it does not do.
 
