@@ -4,7 +4,7 @@ Sub-commands::
 
     srlib [--debug] evaluate [--method bicubic|checkpoint] [--checkpoint C] --dataset Set5 [--data-dir DIR] --scale 4
                              [--kernel-width 1.2 | --aniso L1,L2,THETA_DEG | --preset table3:K] [--noise N]
-                             [--tile N] [--json OUT] [--csv OUT]
+                             [--tile N] [--json OUT] [--csv OUT] [--lpips] [--niqe]
     srlib [--debug] upscale --checkpoint C INPUT OUTPUT [--tile N] [--overlap O] [--device D] [--overwrite]
     srlib [--debug] train dasr|usrdu-dsn|usrdu-srn --profile tiny|paper --out DIR [...]
     srlib [--debug] data NAME [NAME ...] [--root data]
@@ -55,6 +55,9 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--json", dest="json_out", help="write the whole result here as JSON")
     p.add_argument("--csv", dest="csv_out", help="write one row per image (name, psnr, ssim) here as CSV")
+    p.add_argument("--lpips", action="store_true",
+                   help="also LPIPS (needs the ImageNet AlexNet weights; otherwise reported as unavailable)")
+    p.add_argument("--niqe", action="store_true", help="also NIQE of each SR image (MATLAB's recipe; about 1 s/image)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -105,13 +108,21 @@ def _run_evaluate(args) -> int:
     result = evaluate(args.method, dataset=args.dataset, scale=args.scale, degradation=deg, data_dir=args.data_dir,
                       checkpoint=args.checkpoint, seed=args.seed, border=args.border, y_channel=not args.rgb,
                       crop=args.crop, device=args.device, tile=args.tile, overlap=args.overlap,
-                      json_out=args.json_out, csv_out=args.csv_out, show_progress=not args.no_progress)
+                      json_out=args.json_out, csv_out=args.csv_out, show_progress=not args.no_progress,
+                      lpips=args.lpips, niqe=args.niqe)
     what = args.checkpoint or result["method"]
     print(f"{what} on {args.dataset} x{args.scale}, {deg.label}, {result['channel']}, crop {result['crop']}")
     width = max(len(r["name"]) for r in result["per_image"])
+
+    def extra(r: dict) -> str:
+        return (f"  LPIPS {r['lpips']:.4f}" if isinstance(r.get("lpips"), float) else "") + (
+            f"  NIQE {r['niqe']:.3f}" if "niqe" in r else "")
+
     for r in result["per_image"]:
-        print(f"  {r['name']:<{width}}  PSNR {r['psnr']:7.3f} dB  SSIM {r['ssim']:.4f}")
-    print(f"  {'mean':<{width}}  PSNR {result['psnr']:7.3f} dB  SSIM {result['ssim']:.4f}")
+        print(f"  {r['name']:<{width}}  PSNR {r['psnr']:7.3f} dB  SSIM {r['ssim']:.4f}{extra(r)}")
+    print(f"  {'mean':<{width}}  PSNR {result['psnr']:7.3f} dB  SSIM {result['ssim']:.4f}{extra(result)}")
+    if isinstance(result.get("lpips"), str):
+        print(f"  LPIPS {result['lpips']}")
     for out in (args.json_out, args.csv_out):
         if out:
             print(f"wrote {out}")

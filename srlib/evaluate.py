@@ -41,6 +41,9 @@ from srlib.runs import progress
 SCALES = (2, 3, 4)
 #: Methods of :func:`evaluate`: the bicubic baseline, or any SR checkpoint (kind read from the file).
 METHODS = ("bicubic", "checkpoint")
+#: What LPIPS reads without the ImageNet AlexNet weights: never a number from a random backbone.
+LPIPS_STATUS = (f"unavailable: needs the ImageNet AlexNet weights ({metrics.ALEXNET_FILENAME}) in the torch hub cache "
+                f"or at ${metrics.ALEXNET_ENV}, and the lpips package")
 #: What :func:`evaluate_pairs` reports for NIQE when it was not asked for (it costs about a second per image).
 NIQE_STATUS = "missing: not computed; evaluate_pairs(..., niqe=True) scores it with srlib.niqe (MATLAB's NIQE)"
 
@@ -80,6 +83,35 @@ def load_hr_images(data_dir: str | Path | None, dataset: str) -> list[tuple[str,
     return [(p.stem, read_image(p)) for p in hr_files(data_dir, dataset)]
 
 
+class ImageFiles(Sequence):
+    """HR image files read one at a time, as ``(name, (C, H, W) float32)`` pairs: a benchmark set scored without
+    holding it in memory. :meth:`sizes` reads only the file headers."""
+
+    def __init__(self, files: Sequence[Path]):
+        self.files = list(files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return ImageFiles(self.files[i])
+        return self.files[i].stem, read_image(self.files[i])
+
+    def sizes(self) -> list[tuple[str, tuple[int, int]]]:
+        """``(name, (H, W))`` of every file, from the headers (no pixel decoding)."""
+        from PIL import Image
+
+        out = []
+        for p in self.files:
+            try:
+                with Image.open(p) as im:
+                    out.append((p.stem, (im.height, im.width)))
+            except OSError as exc:
+                raise InputError(f"cannot read {p}: {exc}") from None
+        return out
+
+
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """``[0, 1]`` floats to ``uint8`` (round half to even, clamp), as :func:`srlib.degradations.noise.quantize`."""
     return (x * 255).round().clamp(0, 255).to(torch.uint8)
@@ -102,14 +134,15 @@ def bicubic_upscaler(scale: int) -> Callable[[torch.Tensor], torch.Tensor]:
 def evaluate_images(upscaler: Callable[[torch.Tensor], torch.Tensor], images: Sequence[tuple[str, torch.Tensor]],
                     scale: int, degradation: DegradationSpec, *, seed: int = 1, border: str = "symmetric",
                     y_channel: bool = True, crop: int | None = None, with_ssim: bool = True,
-                    show_progress: bool = False) -> dict:
+                    show_progress: bool = False, lpips: bool = False, niqe: bool = False) -> dict:
     """Score ``upscaler`` on ``images`` under one fixed degradation (synthetic-LR protocol).
 
     Args:
         upscaler: maps LR ``(1, C, h, w)`` in [0, 1] to SR ``(1, C, h*s, w*s)``. Unless it has ``needs_rgb=False``,
             grey images are replicated to RGB before it and the SR output is averaged back to one channel (so grey
             images are still scored on their grey values, as the published tables do).
-        images: ``(name, (C, H, W) float in [0, 1])`` HR images; they are cropped to a multiple of ``scale``.
+        images: ``(name, (C, H, W) float in [0, 1])`` HR images; they are cropped to a multiple of ``scale``. A
+            :class:`ImageFiles` reads each file only when it is scored (a whole set is never in memory at once).
         scale: integer SR factor.
         degradation: the fixed kernel and noise level.
         seed: noise seed; image ``i`` uses ``seed + i`` (the official test seeds once; per-image seeds make each
@@ -119,17 +152,29 @@ def evaluate_images(upscaler: Callable[[torch.Tensor], torch.Tensor], images: Se
         crop: border pixels cropped before scoring; default ``scale``.
         with_ssim: also compute SSIM (about half the scoring time); ``None`` is reported when skipped.
         show_progress: a progress bar over the images (on stderr).
+        lpips: also LPIPS (AlexNet) of each 8-bit SR against HR, ``crop`` border removed, grey images replicated to
+            RGB; only with the real ImageNet AlexNet weights (:func:`srlib.metrics.lpips_available`), otherwise the
+            mean reads :data:`LPIPS_STATUS`.
+        niqe: also NIQE (:func:`srlib.niqe.niqe`, MATLAB's recipe on Y) of each SR output, ``crop`` border removed.
 
     Returns:
-        ``{"per_image": [{"name", "psnr", "ssim"}...], "psnr": mean, "ssim": mean}``.
+        ``{"per_image": [{"name", "psnr", "ssim"[, "lpips"][, "niqe"]}...], "psnr": mean, "ssim": mean}``, plus
+        ``"lpips"`` / ``"niqe"`` means when asked for.
     """
     crop = scale if crop is None else crop
     need = 2 * crop + (11 if with_ssim else 1)  # SSIM's 11x11 window must fit inside the cropped image
-    for name, hr in images:  # before any work: a too small image would fail after the others were scored
-        h, w = (n - n % scale for n in hr.shape[-2:])
+    sizes = images.sizes() if isinstance(images, ImageFiles) else [(n, x.shape[-2:]) for n, x in images]
+    for name, size in sizes:  # before any work: a too small image would fail after the others were scored
+        h, w = (n - n % scale for n in size)
         if min(h, w) < need:
             raise InputError(f"image {name!r} is {h}x{w} after cropping to a multiple of {scale}; scoring with a "
                              f"{crop}-pixel border crop{' and SSIM' if with_ssim else ''} needs at least {need}x{need}")
+    for name, (h, w) in sizes if niqe else ():
+        h, w = h - h % scale - 2 * crop, w - w % scale - 2 * crop
+        if (h // 96) * (w // 96) < 2:  # NIQE's block covariance needs two 96x96 blocks
+            raise InputError(f"image {name!r} is {h}x{w} after the {crop}-pixel border crop; NIQE needs at least "
+                             "two 96x96 blocks (96x192 pixels)")
+    lp = metrics.LPIPS() if lpips and metrics.lpips_available() else None
     kernel = degradation.kernel()
     needs_rgb = getattr(upscaler, "needs_rgb", True)
     rows = []
@@ -150,18 +195,28 @@ def evaluate_images(upscaler: Callable[[torch.Tensor], torch.Tensor], images: Se
         if grey and sr.shape[1] == 3:
             sr = sr.mean(dim=1, keepdim=True)
         sr = quantize(sr)
-        rows.append({
+        row = {
             "name": name,
             "psnr": float(metrics.psnr(sr, hr, crop=crop, y_channel=y_channel)[0]),
             "ssim": float(metrics.ssim(sr, hr, crop=crop, y_channel=y_channel)[0]) if with_ssim else None,
-        })
+        }
+        if lp is not None:
+            rgb = lambda t: t.expand(-1, 3, -1, -1)[..., crop:t.shape[-2] - crop, crop:t.shape[-1] - crop]  # noqa: E731
+            row["lpips"] = float(lp(rgb(sr), rgb(quantize(hr))))
+        if niqe:
+            from srlib.niqe import niqe as niqe_score
+
+            row["niqe"] = niqe_score(sr[0], crop=crop)
+        rows.append(row)
     if not rows:
         raise DataNotFound("no images to evaluate")
-    return {
-        "per_image": rows,
-        "psnr": sum(r["psnr"] for r in rows) / len(rows),
-        "ssim": sum(r["ssim"] for r in rows) / len(rows) if with_ssim else None,
-    }
+    mean = lambda key: sum(r[key] for r in rows) / len(rows)  # noqa: E731
+    out = {"per_image": rows, "psnr": mean("psnr"), "ssim": mean("ssim") if with_ssim else None}
+    if lpips:
+        out["lpips"] = mean("lpips") if lp is not None else LPIPS_STATUS
+    if niqe:
+        out["niqe"] = mean("niqe")
+    return out
 
 
 def sigma_sweep(upscalers: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
@@ -290,7 +345,8 @@ def evaluate(method: str | None = None, *, dataset: str, scale: int, degradation
              data_dir: str | Path | None = None, checkpoint: str | Path | None = None, seed: int = 1,
              border: str = "symmetric", y_channel: bool = True, crop: int | None = None, device: str | None = None,
              tile: int | None = None, overlap: int = 16, json_out: str | Path | None = None,
-             csv_out: str | Path | None = None, show_progress: bool = False) -> dict:
+             csv_out: str | Path | None = None, show_progress: bool = False, lpips: bool = False,
+             niqe: bool = False) -> dict:
     """Evaluate the bicubic baseline or any SR checkpoint on a benchmark under one fixed degradation.
 
     Args:
@@ -300,6 +356,7 @@ def evaluate(method: str | None = None, *, dataset: str, scale: int, degradation
         tile, overlap: tiled inference (LR pixels), passed to the upscaler.
         json_out, csv_out: write the result (JSON: everything; CSV: one row per image), atomically.
         show_progress: a progress bar over the images (stderr).
+        lpips, niqe: also score LPIPS (real AlexNet weights only) and NIQE per image (:func:`evaluate_images`).
         The other arguments are those of :func:`evaluate_images`.
 
     Returns:
@@ -324,9 +381,9 @@ def evaluate(method: str | None = None, *, dataset: str, scale: int, degradation
         if upscaler.scale != scale:
             raise CheckpointError(f"{checkpoint} is a x{upscaler.scale} model but --scale {scale} was asked; evaluate "
                                   f"it with --scale {upscaler.scale} or give a x{scale} checkpoint")
-    images = load_hr_images(None, dataset) if files is None else [(p.stem, read_image(p)) for p in files]
+    images = load_hr_images(None, dataset) if files is None else ImageFiles(files)
     result = evaluate_images(upscaler, images, scale, degradation, seed=seed, border=border, y_channel=y_channel,
-                             crop=crop, show_progress=show_progress)
+                             crop=crop, show_progress=show_progress, lpips=lpips, niqe=niqe)
     result = {
         "method": method, "dataset": dataset, "scale": scale, "degradation": asdict(degradation),
         "degradation_label": degradation.label, "seed": seed, "border": border,

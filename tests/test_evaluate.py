@@ -231,3 +231,74 @@ class TestCLI:
         p, s = PUBLISHED[(dataset, scale)]
         assert abs(res["psnr"] - p) <= 0.02, (res["psnr"], p)
         assert abs(res["ssim"] - s) <= 0.001, (res["ssim"], s)
+
+
+class TestEvaluateMetrics:
+    """NIQE and LPIPS in the synthetic-LR evaluator and in ``srlib evaluate``, and lazily read image files."""
+
+    @staticmethod
+    def _photo(h=128, w=224):
+        from srlib.data import builtin_images
+
+        name, img = next(iter(builtin_images("test")))
+        assert img.shape[-2] >= h and img.shape[-1] >= w
+        return name, img[:, :h, :w]
+
+    def test_niqe_per_image_and_mean(self):
+        from srlib.niqe import niqe
+
+        images = [self._photo()]
+        r = evaluate_images(bicubic_upscaler(4), images, 4, DegradationSpec(sigma=0), niqe=True, with_ssim=False)
+        row = r["per_image"][0]
+        assert r["niqe"] == row["niqe"]
+        assert "lpips" not in r  # not asked for
+        # the same number as scoring the evaluator's own SR image (bicubic of the 8-bit LR) directly
+        from srlib.degradations import imresize
+
+        hr = images[0][1][None]
+        lr = imresize((hr * 255).round().clamp(0, 255).to(torch.uint8), 1 / 4)
+        sr = imresize(lr, 4).float() / 255
+        assert row["niqe"] == pytest.approx(niqe(sr[0], crop=4), abs=1e-6)
+
+    def test_niqe_refuses_images_too_small_for_one_block(self):
+        from srlib.errors import InputError
+
+        with pytest.raises(InputError, match="NIQE needs at least two 96x96"):
+            evaluate_images(bicubic_upscaler(4), [self._photo(128, 128)], 4, DegradationSpec(sigma=0), niqe=True)
+
+    def test_lpips_without_weights_is_a_status_not_a_number(self, monkeypatch):
+        import srlib.metrics
+
+        monkeypatch.setattr(srlib.metrics, "lpips_available", lambda path=None: False)
+        r = evaluate_images(bicubic_upscaler(4), [self._photo(64, 64)], 4, DegradationSpec(sigma=0), lpips=True)
+        assert isinstance(r["lpips"], str) and r["lpips"].startswith("unavailable")
+        assert "lpips" not in r["per_image"][0]
+
+    def test_image_files_read_lazily_and_sizes_from_headers(self, tmp_path, monkeypatch):
+        from srlib.data.io import write_image
+        from srlib.evaluate import ImageFiles
+
+        for i, (h, w) in enumerate([(40, 48), (52, 36)]):
+            write_image(tmp_path / f"im{i}.png", torch.rand(3, h, w))
+        files = ImageFiles(sorted(tmp_path.glob("*.png")))
+        import srlib.evaluate as ev
+
+        reads = []
+        real = ev.read_image
+        monkeypatch.setattr(ev, "read_image", lambda p, **kw: reads.append(p) or real(p, **kw))
+        assert files.sizes() == [("im0", (40, 48)), ("im1", (52, 36))] and reads == []
+        r = evaluate_images(bicubic_upscaler(4), files, 4, DegradationSpec(sigma=0), with_ssim=False)
+        assert [x["name"] for x in r["per_image"]] == ["im0", "im1"] and len(reads) == 2
+
+    def test_cli_prints_niqe(self, tmp_path, capsys):
+        from srlib.data.io import write_image
+
+        folder = tmp_path / "benchmark" / "Tiny" / "HR"
+        folder.mkdir(parents=True)
+        write_image(folder / "a.png", self._photo()[1])
+        rc = cli_main(["evaluate", "--dataset", "Tiny", "--data-dir", str(tmp_path), "--scale", "4", "--niqe",
+                       "--lpips", "--no-progress", "--csv", str(tmp_path / "r.csv")])
+        out = capsys.readouterr().out
+        assert rc == 0 and "NIQE" in out
+        with open(tmp_path / "r.csv") as f:
+            assert next(csv.reader(f))[:4] == ["name", "psnr", "ssim", "niqe"]
