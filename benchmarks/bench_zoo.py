@@ -47,13 +47,13 @@ RUNS = {
         "usrdu_dsn", "srlib train usrdu-dsn --profile small --situation 5 --out runs/zoo/usrdu_dsn",
         "USR-DU downsampling network (situation 5: theta and sigma heads) for the stand-in Track 1 camera", 0.5),
     "usrdu-small-psnr-init": (
-        "usrdu_psnr_init", "srlib train usrdu-srn --profile small --situation 5 --pixel-only "
-        "--dsn-checkpoint srlib/weights/usrdu-small-dsn.pt --out runs/zoo/usrdu_psnr_init",
+        "usrdu_psnr_init_9k", "srlib train usrdu-srn --profile small --situation 5 --pixel-only "
+        "--dsn-checkpoint srlib/weights/usrdu-small-dsn.pt --out runs/zoo/usrdu_psnr_init_9k",
         "PSNR-oriented RRDBNet (L1 on the small DSN's LR samples): the initialisation of the USR-DU SRN", 0.5),
     "usrdu-small-srn-s5": (
-        "usrdu_srn_s5", "srlib train usrdu-srn --profile small --situation 5 --dsn-checkpoint "
+        "usrdu_srn_s5_v2", "srlib train usrdu-srn --profile small --situation 5 --dsn-checkpoint "
         "srlib/weights/usrdu-small-dsn.pt --init-checkpoint srlib/weights/usrdu-small-psnr-init.pt "
-        "--out runs/zoo/usrdu_srn_s5",
+        "--out runs/zoo/usrdu_srn_s5_v2",
         "USR-DU SR network, situation 5 (theta sampling, gradient-domain GAN), started from the PSNR init", None),
 }
 

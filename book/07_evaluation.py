@@ -424,8 +424,10 @@ for i, (name, lr, _) in enumerate(shown):
         h, w = sr.shape[-2:]
         crop = sr[:, h // 2 - 64: h // 2 + 64, w // 2 - 64: w // 2 + 64]
         axes[i][j].imshow(crop.permute(1, 2, 0).numpy())
-        axes[i][j].set_title(label, fontsize=8)
-        axes[i][j].set_xlabel(f"NIQE {niqe(sr, crop=4):.2f}", fontsize=8)
+        if i == 0:
+            axes[i][j].set_title(label, fontsize=8)
+        axes[i][j].text(0.03, 0.04, f"NIQE {niqe(sr, crop=4):.2f}", transform=axes[i][j].transAxes, fontsize=8,
+                        bbox=dict(facecolor="white", alpha=0.8, edgecolor="none", pad=1.5))
         axes[i][j].set_xticks([])
         axes[i][j].set_yticks([])
     axes[i][0].set_ylabel(name, fontsize=8)
