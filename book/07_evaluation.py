@@ -408,7 +408,7 @@ say("ch07_usrdu", ("On the stand-ins: " + "; ".join(parts) + f". The HR images t
 # ## 7.5 Real LR without ground truth
 #
 # The Track 2 stand-in has no HR to compare with, as a phone photograph would not. The grid shows the same crop from
-# each method with its NIQE (of the whole image) underneath.
+# each method, with the NIQE of the whole SR image in its corner.
 
 # %%
 grid_models = dict(usr_models)

@@ -23,6 +23,9 @@
 # The rows are data in `srlib.ledger`; the numbers come from the zoo's manifest (re-scored in CI) and
 # `srlib.published`, so this page cannot drift from what the checkpoints do.
 
+# %% tags=["parameters"]
+profile = "tiny"  # the ledger reads shipped data only; the profile is recorded, not used
+
 # %%
 import pandas as pd
 from IPython.display import Markdown
@@ -33,16 +36,36 @@ from srlib.ledger import STATUSES, rows
 pd.set_option("display.max_colwidth", None)
 table = pd.DataFrame(rows())
 counts = table["status"].value_counts().reindex(STATUSES, fill_value=0)
-glue("ledger_counts", Markdown(f"Of the {len(table)} items, " + ", ".join(
-    f"{n} {'is' if n == 1 else 'are'} *{s}*" for s, n in counts.items()) + "."), display=False)
+glue("ledger_counts", Markdown(f"Items per status, of {len(table)}: " + "; ".join(
+    f"*{s}* {n}" for s, n in counts.items()) + "."), display=False)
 counts.to_frame("items")
 
 # %% [markdown]
 # {glue:md}`ledger_counts`
 
 # %%
-for paper, part in table.groupby("paper", sort=False):
-    display(Markdown(f"### {paper}"))
-    display(part.drop(columns=["paper"]).rename(columns={
-        "item": "item", "shows": "what the paper shows", "where": "section", "uses": "profile / checkpoint",
-        "ours": "ours", "paper_numbers": "paper", "status": "status", "why": "why"}).set_index("item"))
+def show(paper: str) -> Markdown:
+    """The ledger rows of one paper as Markdown: what, where, status, the numbers side by side, and why."""
+    lines = []
+    for r in rows():
+        if r["paper"] != paper:
+            continue
+        lines.append(f"**{r['item']}**: {r['shows']}. Section {r['where']}; {r['uses']}. Status: *{r['status']}*.")
+        lines.append("")
+        if r["ours"]:
+            lines += [f"- ours: {r['ours']}", f"- paper: {r['paper_numbers']}"]
+        lines += [f"- why: {r['why']}", ""]
+    return Markdown("\n".join(lines))
+
+
+# %% [markdown]
+# ## DASR (Wang et al., CVPR 2021)
+
+# %%
+show("DASR")
+
+# %% [markdown]
+# ## USR-DU (Ning et al., IJCAI 2022)
+
+# %%
+show("USR-DU")
