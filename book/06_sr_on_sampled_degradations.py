@@ -45,8 +45,8 @@ profile = "tiny"  # "tiny" (2-core CPU, minutes) or "paper" (published hyper-par
 seed = 0  # first seed; the ablation uses seeds seed, seed + 1, ...
 out_dir = "runs/ch06"  # every run of this chapter (DSNs, PSNR init, SRNs) goes under this folder
 n_seeds = 2  # SRN seeds per Table 1 situation (at least 2, to show a spread)
-dsn_iters = 250  # DSN iterations per DSN variant (tiny budget; chapter 5 trains its DSN for 1000)
-srn_iters = 120  # SRN iterations per run (tiny budget)
+dsn_iters = 180  # DSN iterations per DSN variant (tiny budget; chapter 5 trains its DSN for 1000)
+srn_iters = 80  # SRN iterations per run (tiny budget)
 psnr_init_iters = 300  # L1 iterations of the PSNR-oriented initialisation (stand-in for RRDB_PSNR_x4.pth)
 workers = 2  # training processes side by side on a CPU (one per core); a GPU runs them one after another
 pretrained = True  # True: 6.4 scores the zoo's `small` PSNR init and situation-5 SRN; False: skip them
@@ -411,8 +411,8 @@ print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
 # - The discriminator of the full method judges gradient maps. Flat colour differences, which carry little of the
 #   degradation, no longer reach it.
 # - With the zoo's `small` models (6.4): {glue:md}`ch06_zoo_psnr` {glue:md}`ch06_zoo_perceptual`
-# - **What the tiny table can and cannot show.** Each SRN run here is about a hundred CPU iterations on patches of
-#   16x16 LR pixels, fine-tuning a short PSNR initialisation, with random VGG features.
+# - **What the tiny table can and cannot show.** Each SRN run here is `srn_iters` CPU iterations (80 by default) on
+#   patches of 16x16 LR pixels, fine-tuning a short PSNR initialisation, with random VGG features.
 #   {glue:md}`ch06_tiny_init` The rows share DSNs: situations 1 and 2 use one DSN, 3 a second, 4 and 5 a third, each
 #   trained for a few hundred iterations. {glue:md}`ch06_tiny_dsns` Rows that share a DSN share its errors, and a gap
 #   between groups of rows measures those three short DSN runs as much as the ingredient that Table 1 varies. The
