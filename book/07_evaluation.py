@@ -25,6 +25,7 @@
 # - measure time and memory per image.
 
 # %%
+import itertools
 import time
 
 import matplotlib.pyplot as plt
@@ -33,7 +34,7 @@ import pandas as pd
 import torch
 
 import srlib.env
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 srlib.env.report()
@@ -51,16 +52,17 @@ def dB(x: float) -> str:
 
 
 # %% tags=["parameters"]
-profile = "tiny"      # "tiny" (CI: Set5 and Set14, a few minutes) or "paper" (every set found under SRLIB_DATA)
+profile = "tiny"      # "tiny": Set5 and Set14, a few minutes. "paper": also B100 and Urban100 when found
 seed = 0              # noise seeds, the stand-in cameras and the bootstrap
 threads = 1           # torch CPU threads
 n_boot = 2000         # bootstrap resamples for the confidence intervals
 table3_images = 5     # DASR Table 3 layout: the first N images of Set14, 0 for all 14 as in the paper
+real_images = 4       # NTIRE 2020 and RealSR, when present: the first N images of each set, 0 for all
 
 # %%
 from srlib import zoo
 from srlib.config import BOOK_PROFILES, check_profile
-from srlib.evaluate import load_hr_images
+from srlib.evaluate import ImageFiles, hr_files, load_hr_images
 
 check_profile(profile, BOOK_PROFILES)
 torch.set_num_threads(threads)
@@ -69,14 +71,19 @@ DATA = srlib.env.data_root()
 DASR_SMALL, DASR_AUTHORS = "dasr-small-x4-model4", "dasr-official-x{}-iso"
 USRDU_INIT, USRDU_SRN = "usrdu-small-psnr-init", "usrdu-small-srn-s5"
 
-wanted = ("Set5", "Set14") if profile == "tiny" else ("Set5", "Set14", "B100", "Urban100")
+ALL_SETS = ("Set5", "Set14", "B100", "Urban100")
+wanted = ALL_SETS[:2] if profile == "tiny" else ALL_SETS
 sets = {}
-for name in wanted:
+for name in ALL_SETS:
     if DATA is not None:
         try:
-            sets[name] = load_hr_images(DATA, name)
+            files = ImageFiles(hr_files(DATA, name))  # read one image at a time: Urban100 is 1.3 GB as floats
         except FileNotFoundError:
-            pass
+            continue
+        if name in wanted:
+            sets[name] = files
+        else:
+            print(f"{name} is here too ({len(files)} images); profile='paper' adds it to the tables.")
 if not sets:
     sets["built-in"] = load_hr_images(None, "builtin")
 have_small = zoo.is_available(DASR_SMALL)
@@ -121,6 +128,7 @@ def bicubic_psnr(hr, *, y=True, crop=SCALE, round_sr=True, grey_as_rgb=False, bo
     return float(metrics.psnr(sr, hr, crop=crop, y_channel=y, quantize=round_sr)[0])
 
 
+score_sets = {k: v for k, v in sets.items() if k in ALL_SETS[:2]} or sets  # B100 and Urban100 add time, not insight
 choices = {
     "reference (Y, crop 4, 8-bit SR, grey as grey, symmetric border)": {},
     "RGB instead of Y": dict(y=False),
@@ -132,25 +140,27 @@ choices = {
 t0 = time.perf_counter()
 rows = {}
 for label, kw in choices.items():
-    rows[label] = {s: np.mean([bicubic_psnr(hr, **kw) for _, hr in imgs]) for s, imgs in sets.items()}
+    rows[label] = {s: np.mean([bicubic_psnr(hr, **kw) for _, hr in imgs]) for s, imgs in score_sets.items()}
 noisy = {s: [np.mean([bicubic_psnr(hr, noise=10, noise_seed=1000 * k + i) for i, (_, hr) in enumerate(imgs)])
-             for k in range(5)] for s, imgs in sets.items()}
-greys = {s: [n for n, hr in imgs if hr.shape[0] == 1] for s, imgs in sets.items()}
+             for k in range(5)] for s, imgs in score_sets.items()}
+greys = {s: [n for n, hr in imgs if hr.shape[0] == 1] for s, imgs in score_sets.items()}
 ref = rows[next(iter(choices))]
-scoring = pd.DataFrame({label: {s: f"{v[s]:.2f}" if label.startswith("reference") else dB(v[s] - ref[s]) for s in sets}
+scoring = pd.DataFrame({label: {s: f"{v[s]:.2f}" if label.startswith("reference") else dB(v[s] - ref[s])
+                                for s in score_sets}
                         for label, v in rows.items()}).T
 scoring.loc["noise σ = 10: spread over 5 noise seeds (max − min)"] = [
-    f"{max(noisy[s]) - min(noisy[s]):.2f}" for s in sets]
+    f"{max(noisy[s]) - min(noisy[s]):.2f}" for s in score_sets]
 print(f"bicubic x{SCALE}, σ = {SIGMA}: reference Y PSNR (dB) and the change each choice makes; "
       f"grey images: {greys}; {time.perf_counter() - t0:.0f} s")
 scoring
 
 # %%
-deltas = {label: [v[s] - ref[s] for s in sets] for label, v in rows.items() if not label.startswith("reference")}
+deltas = {label: [v[s] - ref[s] for s in score_sets] for label, v in rows.items()
+          if not label.startswith("reference")}
 fig, ax = plt.subplots(figsize=(7.5, 2.8))
 ypos = np.arange(len(deltas))
-for j, s in enumerate(sets):
-    ax.barh(ypos + 0.38 * j - 0.19 * (len(sets) - 1), [d[j] for d in deltas.values()], height=0.36, label=s)
+for j, s in enumerate(score_sets):
+    ax.barh(ypos + 0.38 * j - 0.19 * (len(score_sets) - 1), [d[j] for d in deltas.values()], height=0.36, label=s)
 ax.set_yticks(ypos, list(deltas), fontsize=8)
 ax.axvline(0, color="k", lw=0.8)
 ax.set_xlabel("change in PSNR against the reference protocol (dB)")
@@ -159,7 +169,7 @@ plt.tight_layout()
 plt.show()
 
 biggest = max(deltas, key=lambda k: max(abs(x) for x in deltas[k]))
-first = next(iter(sets))
+first = next(iter(score_sets))
 grey_label = "grey images replicated to RGB, then Y (DASR code)"
 grey_sets = [s for s, g in greys.items() if g]
 say("ch07_scoring", f"The largest single choice here is *{biggest}*: it moves the {first} score by "
@@ -358,7 +368,8 @@ from srlib.niqe import niqe
 from srlib.published import USRDU_TABLE2
 from srlib.zoo_eval import standin_pairs
 
-usr_imgs = [(n, x) for imgs in sets.values() for n, x in imgs if min(x.shape[-2:]) >= 2 * 96 + 8][:8]
+usr_imgs = list(itertools.islice(((n, x) for imgs in sets.values() for n, x in imgs  # the first 8 large enough
+                                   if min(x.shape[-2:]) >= 2 * 96 + 8), 8))
 track1 = standin_pairs(usr_imgs, 4, seed=0)
 track2 = standin_pairs(usr_imgs, 4, seed=1)
 usr_models = {"bicubic": bicubic_upscaler(4)}
@@ -403,6 +414,45 @@ say("ch07_usrdu", ("On the stand-ins: " + "; ".join(parts) + f". The HR images t
 # which is why Track 2 uses it, and it does not know what the image *should* show. An output can gain in NIQE by
 # adding texture that is not in the scene. Read it beside PSNR where ground truth exists, and beside the pictures
 # where it does not.
+
+# %% [markdown]
+# ### The real data sets, when they are here
+#
+# The stand-ins above are what every reader can run. A reader who fetched the real sets (`srlib data
+# NTIRE2020_Track1`, `NTIRE2020_Track2` and `RealSR_V3` say where from; they need a registration or a drive link)
+# and put them under `SRLIB_DATA` or `data/` gets the same rows on them below: NTIRE 2020 Track 1 validation pairs
+# (USR-DU Table 2), Track 2 validation images by NIQE, and RealSR version 3 test pairs at ×4 (USR-DU Table 3, which
+# also has a DASR row).
+
+# %%
+from srlib.data.realsets import find_real_sets, score_real_set
+from srlib.published import USRDU_TABLE3
+
+real_sets = find_real_sets()
+real_tables = {}
+t0 = time.perf_counter()
+for set_name, pairs in real_sets.items():
+    pairs = pairs[: real_images or None]
+    ups = dict(usr_models)
+    if set_name.startswith("RealSR") and 4 in models:
+        ups["DASR small (zoo)"] = models[4][1]
+    rows = {k: {m: (v if isinstance(v, str) else f"{v:.4f}" if m in ("SSIM", "LPIPS") else f"{v:.2f}")
+                for m, v in r.items()} for k, r in score_real_set(ups, pairs).items()}
+    paper = (USRDU_TABLE3 if set_name.startswith("RealSR") else USRDU_TABLE2)
+    for m in (("P.T. ESRGAN", "DASR", "USR-DU") if set_name.startswith("RealSR") else
+              ("P.T. ESRGAN", "Impressionism", "DeFlow", "USR-DU")):
+        p = paper[m]
+        rows[f"paper: {m}"] = ({"NIQE": "–" if p[3] is None else f"{p[3]:.4f}"} if not pairs.paired else
+                               {"PSNR": f"{p[0]:.2f}", "SSIM": f"{p[1]:.4f}", "LPIPS": f"{p[2]:.4f}"})
+    real_tables[set_name] = pd.DataFrame(rows).T.fillna("")
+    print(f"{set_name}: {len(pairs)} of {len(real_sets[set_name])} images "
+          f"({'all' if len(pairs) == len(real_sets[set_name]) else 'real_images = 0 scores all'}), x4, RGB, crop 4")
+    display(real_tables[set_name])
+if not real_sets:
+    print("No NTIRE 2020 or RealSR folder under $SRLIB_DATA or data/, so only the stand-ins are scored "
+          "(`srlib data NTIRE2020_Track1` says how to get the real ones).")
+else:
+    print(f"{time.perf_counter() - t0:.0f} s")
 
 # %% [markdown]
 # ## 7.5 Real LR without ground truth
