@@ -83,9 +83,13 @@ LEDGER = (
          "comparable with the paper's, and the tiny rows sit inside their seed spread."),
     Item("USR-DU", "Table 2", "NTIRE 2020 Track 1 (PSNR, SSIM, LPIPS) and Track 2 (NIQE)", "7.4",
          "zoo usrdu-small-psnr-init and usrdu-small-srn-s5 (small)", "needs a GPU or data not present",
-         "Filled on stand-in Tracks 1 and 2 (seeded cameras); the real NTIRE data are not shipped."),
-    Item("USR-DU", "Table 3", "RealSR (PSNR, SSIM, LPIPS)", "7.4", "none", "needs a GPU or data not present",
-         "RealSR is not available here; srlib evaluate scores it when the folders are given."),
+         "Filled on stand-in Tracks 1 and 2 (seeded cameras); the real NTIRE data are not shipped. With the "
+         "NTIRE2020_Track1/2 folders under SRLIB_DATA or data/, 7.4 adds the same rows on the real validation sets."),
+    Item("USR-DU", "Table 3", "RealSR (PSNR, SSIM, LPIPS)", "7.4",
+         "zoo usrdu-small-psnr-init, usrdu-small-srn-s5 and dasr-small-x4-model4 (small)",
+         "needs a GPU or data not present",
+         "RealSR is not available here. With RealSR(V3) under SRLIB_DATA or data/, 7.4 scores its x4 test pairs "
+         "with bicubic, the zoo's USR-DU models and the small DASR, beside the paper's rows."),
 )
 
 
