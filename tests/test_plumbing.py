@@ -267,6 +267,21 @@ def test_book_runner_reads_toc(run_book):
     assert all(c.suffix == ".py" and c.is_file() for c in chapters)
 
 
+def test_book_runner_injects_only_overrides(run_book, tmp_path):
+    """papermill renders an injected-parameters cell for whatever it is passed: the default build passes nothing."""
+    import jupytext
+
+    src = tmp_path / "ch.py"
+    src.write_text("# ---\n# jupyter:\n#   kernelspec:\n#     display_name: Python 3\n#     language: python\n"
+                   "#     name: python3\n# ---\n\n"
+                   '# %% tags=["parameters"]\nprofile = "tiny"  # a comment\nseed = 0\n')
+    nb = src.with_suffix(".ipynb")
+    jupytext.write(jupytext.read(src), nb)
+    assert run_book.overrides(nb, {"profile": "tiny"}) == {}
+    assert run_book.overrides(nb, {"profile": "paper"}) == {"profile": "paper"}
+    assert run_book.overrides(nb, {"other": 1}) == {"other": 1}
+
+
 class TestBookBudget:
     """The book's time rule: errors fail, CPU time over a multiple of the budget fails, a busy machine does not."""
 
@@ -302,3 +317,36 @@ class TestBookBudget:
         for bad in (["--fail-multiple", "0.5"], ["--budget", "0"], ["--profile", "official"]):
             with pytest.raises(SystemExit):
                 run_book.main(bad)
+
+
+class TestProgress:
+    """Progress bars: a notebook keeps every partial bar, so there the bar prints one finished line."""
+
+    def test_notebook_bar_prints_one_finished_line(self, monkeypatch, capsys):
+        import srlib.runs as runs
+
+        monkeypatch.setattr(runs, "_in_notebook", lambda: True)
+        for _ in runs.progress(range(50), desc="train"):
+            pass
+        out = capsys.readouterr().out
+        assert out.count("\n") == 1 and "\r" not in out
+        assert out.startswith("train: 100%") and "50/50" in out
+
+    def test_manual_updates_and_early_close(self, monkeypatch, capsys):
+        import srlib.runs as runs
+
+        monkeypatch.setattr(runs, "_in_notebook", lambda: True)
+        bar = runs.progress(total=10, desc="x", initial=2)
+        bar.update(3)
+        bar.close()
+        bar.close()  # a second close prints nothing more
+        out = capsys.readouterr().out
+        assert out.count("\n") == 1 and "5/10" in out
+
+    def test_terminal_or_log_bar_is_plain_tqdm(self, monkeypatch, capsys):
+        import srlib.runs as runs
+
+        monkeypatch.setattr(runs, "_in_notebook", lambda: False)
+        for _ in runs.progress(range(3), desc="y"):
+            pass
+        assert "y:" in capsys.readouterr().out

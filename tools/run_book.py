@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import ast
 import os
 import sys
 import time
@@ -112,6 +113,24 @@ def judge(wall: float, cpu: float, *, budget: float | None, fail_multiple: float
     return True, "ok"
 
 
+def overrides(nb_path: Path, params: dict) -> dict:
+    """The entries of ``params`` that differ from the defaults of the notebook's ``parameters`` cell.
+
+    papermill adds an "injected-parameters" cell below the parameters cell for whatever it is given, and the book
+    would show that cell in every chapter; passing only real overrides leaves the default build without one.
+    """
+    defaults = papermill.inspect_notebook(str(nb_path))
+    out = {}
+    for key, value in params.items():
+        try:
+            same = key in defaults and ast.literal_eval(defaults[key]["default"]) == value
+        except (ValueError, SyntaxError):
+            same = False
+        if not same:
+            out[key] = value
+    return out
+
+
 def run_chapter(src: Path, profile: str) -> None:
     """Convert ``src`` to ``.ipynb`` beside it and execute it in place (raises papermill's error on a failing cell)."""
     nb_path = src.with_suffix(".ipynb")
@@ -120,7 +139,7 @@ def run_chapter(src: Path, profile: str) -> None:
     papermill.execute_notebook(
         str(nb_path),
         str(nb_path),
-        parameters={"profile": profile},
+        parameters=overrides(nb_path, {"profile": profile}),
         kernel_name="python3",
         cwd=str(ROOT),
         progress_bar=False,
