@@ -97,12 +97,12 @@ iso = isotropic_gaussian(torch.tensor(widths))
 aniso_specs = presets.TABLE3_KERNELS
 aniso = anisotropic_gaussian(torch.tensor([s[0] for s in aniso_specs]), torch.tensor([s[1] for s in aniso_specs]),
                              torch.tensor([math.radians(s[2]) for s in aniso_specs]))
-fig, axes = plt.subplots(2, 9, figsize=(15, 3.6))
+fig, axes = plt.subplots(2, 9, figsize=(15, 4.4))
 for ax, k, w in zip(axes[0], iso, widths):
-    ax.imshow(k, cmap="magma"); ax.set_title(f"σ={w}", fontsize=9)
+    ax.imshow(k, cmap="magma"); ax.set_title(f"σ={w}", fontsize=11)
 axes[0, -1].axis("off")
 for ax, k, s in zip(axes[1], aniso, aniso_specs):
-    ax.imshow(k, cmap="magma"); ax.set_title(f"λ=({s[0]},{s[1]}) θ={s[2]}°", fontsize=7)
+    ax.imshow(k, cmap="magma"); ax.set_title(f"λ=({s[0]:g}, {s[1]:g})\nθ={s[2]:g}°", fontsize=11)
 for ax in axes.flat:
     ax.set_xticks([]); ax.set_yticks([])
 fig.suptitle("Top: isotropic kernels. Bottom: the nine anisotropic kernels of DASR Table 3 (third-party list)")

@@ -124,11 +124,15 @@ for name, cfg in (("paper x4", DASRConfig(scale=4)), (f"{profile} x{scale}", DAS
 # The paper's Table 3 gives DASR 5.8 M parameters: the SR net plus the encoder's conv trunk, without the projection
 # head, which only the contrastive loss uses.
 #
-# **Paper vs. code.** (1) The official network compresses the 256-d representation to 64 numbers with one
+# :::{admonition} Paper vs. code
+# :class: important
+#
+# (1) The official network compresses the 256-d representation to 64 numbers with one
 # `Linear + LeakyReLU` (`compress`) shared by all DA convs; the paper does not mention it. (2) Pixels are on the
 # 0-255 scale inside the network; srlib's `BlindSR` takes and returns [0, 1] and converts at its entry points, and
 # the trainer multiplies its L1 by 255 to keep the official 1:1 balance with the contrastive loss. (3) The output is
 # not clamped inside the network.
+# :::
 
 # %% [markdown]
 # ## 3.2 Training DASR
@@ -380,9 +384,13 @@ say("ch03_fig4", f"{numbers} {verdict}")
 # {glue:md}`ch03_fig4` Chapter 2 measures the same question on the representation itself, with its separation
 # scores.
 #
-# **Paper vs. code (inference).** The official `--chop` option super-resolves large images in quadrants by calling
+# :::{admonition} Paper vs. code: inference
+# :class: important
+#
+# The official `--chop` option super-resolves large images in quadrants by calling
 # the whole model on each, so each quadrant gets its own representation. `srlib.inference.upscale` computes the
 # representation once on the whole LR image and tiles only the SR net, with overlapping tiles blended by ramps.
+# :::
 
 # %% [markdown]
 # ## 3.6 Sharp inputs (σ = 0)

@@ -421,6 +421,9 @@ print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
 #
 # ## Paper vs. code
 #
+# :::{admonition} Where the authors' code departs from the paper
+# :class: important
+#
 # - **Content term.** Eq. 2 has $\|y_g - y_b\|_1$; the official `kl_gau_bic` loss replaces it by an L1 between
 #   5x5-Gaussian low-passed images (srlib: `content="lowpass_l1"`, used by the `official` and `tiny` profiles; the
 #   `paper` profile uses `"l1"`). The KL part is the paper's.
@@ -433,3 +436,4 @@ print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
 # - **GAN.** The DSN discriminator is Real-ESRGAN's spectral-norm U-Net on $F(y) = 0.5 + 0.5(y - G_5 * y)$ with
 #   zero padding (a bright ring at the borders for real and fake alike); its loss is sigmoid + clamp + BCE, which
 #   saturates for confident logits.
+# :::

@@ -433,6 +433,9 @@ print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
 #
 # ## Paper vs. code
 #
+# :::{admonition} Where the authors' code departs from the paper
+# :class: important
+#
 # - **Loss weights.** The paper gives $\beta = (0.01, 1, 0.005)$, batch 16, lr $10^{-4}$, EMA and 1000 epochs (the
 #   BasicSR ESRGAN defaults). The released config uses (1, 1, 0.1) plus a 9x9 low-pass L1 of weight 1, batch 6, lr
 #   $5\cdot10^{-5}$, **no EMA**, and the model at 18k iterations. srlib's `paper` and `official` profiles hold both.
@@ -445,3 +448,4 @@ print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
 #   DSN and a plain (non-relativistic) BCE GAN loss.
 # - **Model selection.** The released DSN (epoch 420) and SRN (iteration 18000) checkpoints appear to have been chosen
 #   on the same validation images the paper reports, so the paper's numbers are slightly optimistic.
+# :::

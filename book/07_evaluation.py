@@ -542,6 +542,9 @@ print(f"chapter time: {time.perf_counter() - _chapter_start:.0f} s")
 #
 # ## Paper vs. code
 #
+# :::{admonition} Where the authors' code departs from the paper
+# :class: important
+#
 # - **Y PSNR.** DASR's test code computes PSNR on the Y channel with `scale` pixels cropped, on outputs rounded to
 #   8 bits; USR-DU (through BasicSR) reports RGB PSNR with a 4-pixel crop. Section 7.1 measures what each choice moves.
 # - **Border rule and grey images.** The DASR test code's bicubic downsampler clamps out-of-range taps to the edge,
@@ -552,3 +555,4 @@ print(f"chapter time: {time.perf_counter() - _chapter_start:.0f} s")
 #   list a third-party repository transcribed (see `srlib.degradations.TABLE3_KERNELS`), not verified against it.
 # - **NIQE.** BasicSR's `calculate_niqe(..., convert_to='y')` rounds the Y channel and evaluates 96×96 blocks at two
 #   scales; `srlib.niqe` follows it and matches MATLAB's value on the reference image to 1e-3 (`tests/test_niqe.py`).
+# :::
