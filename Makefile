@@ -4,6 +4,7 @@
 #                                    error or on CPU time over FAIL_MULTIPLE x BUDGET x 2 cores)
 #   make test                        pytest + doctests (set SRLIB_DATA=path/to/data for the benchmark tests)
 #   make data DATASETS="Set5 Set14"  download real data sets into data/ (needs internet)
+#   make assignments                 student notebooks without the exercise solutions, in _build/assignments
 #   make bench                       benchmarks (by hand; not part of CI)
 #   make clean                       remove build products, executed notebooks and runs
 
@@ -21,7 +22,7 @@ endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.srlib-installed
 
-.PHONY: install book chapters html test data bench clean
+.PHONY: install book chapters html test data bench clean assignments
 
 install: $(STAMP)
 
@@ -43,6 +44,9 @@ book: chapters html
 test: install
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --doctest-modules srlib -p no:cacheprovider
+
+assignments: install
+	$(PY) tools/make_assignments.py --out _build/assignments
 
 data: install
 	$(PY) -m srlib data $(DATASETS) --root data

@@ -278,7 +278,6 @@ def cell_text(r):
     ours = f"{r.psnr:.2f}" + ("" if pd.isna(r.ssim) else f"/{r.ssim:.4f}")
     return ours if pd.isna(r.paper) else f"{ours} (paper {r.paper:.2f}, {r['diff']:+.2f})"
 
-
 table["width"] = [f"σ{i}" for i in table.groupby(["set", "scale"]).cumcount()]
 wide = table.assign(text=table.apply(cell_text, axis=1)).pivot(index=["set", "scale"], columns="width", values="text")
 wide.columns = [f"{c}" for c in wide.columns]
@@ -317,7 +316,6 @@ if len(blurred_cells):
 # %%
 from srlib.metrics import psnr
 
-
 def score_variant(variant, imgs, scale_, w, ratio=1.0):
     """Mean Y-PSNR (RGB for the 'RGB PSNR' variant) of bicubic SR under one variant of the degradation."""
     up = bicubic_upscaler(scale_)
@@ -336,7 +334,6 @@ def score_variant(variant, imgs, scale_, w, ratio=1.0):
         sr_ = quantize(up(lr_))
         vals.append(float(psnr(sr_, h, crop=scale_, y_channel=(variant != "RGB PSNR"))[0]))
     return sum(vals) / len(vals)
-
 
 variants = ["stated", "official border", "no antialias", "s-fold", "RGB PSNR"]
 ratios = [1.15, 1.25, 1.35]
@@ -406,7 +403,6 @@ def residual_fits(r):
     ll_l = (-(r - mu_l).abs() / b_l - torch.log(2 * b_l)).mean()
     return (mu_g, sd_g, ll_g), (mu_l, b_l, ll_l)
 
-
 def plot_residuals(r, title):
     (mu_g, sd_g, ll_g), (mu_l, b_l, ll_l) = residual_fits(r)
     lim = math.ceil(float(r.abs().quantile(0.995)))
@@ -422,7 +418,6 @@ def plot_residuals(r, title):
     plt.tight_layout(); plt.show()
     print(f"{r.numel()} residuals: Gaussian log-likelihood per pixel {ll_g:.4f}, Laplacian {ll_l:.4f} "
           f"(higher is better): the Laplacian wins by {ll_l - ll_g:.4f} nats/pixel")
-
 
 real = RealWorldDegradation(scale=4)
 residuals = []
@@ -471,11 +466,129 @@ print(f"chapter ran in {time.perf_counter() - _chapter_start:.1f} s (profile={pr
 # - The blurred Bicubic columns of DASR Table 2 do not follow from the protocol the paper states; the variant sweep
 #   above shows which protocols come closest, and the book keeps the stated protocol.
 # - Real-minus-bicubic residuals are Laplacian-like, which is the starting point of USR-DU (Chapter 5).
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Replace the Gaussian noise with Poisson noise of the same mean variance. How does the radial spectrum change?
-# 2. Measure how many LR pixels differ between `border="symmetric"` and `border="replicate"` at ×2, ×3 and ×4.
-# 3. Fit a Student-t distribution to the residuals of §1.6. Does it beat the Laplacian?
-# 4. Add a new variant to the sweep in §1.5 (for example a kernel of size 15 instead of 21) and see whether it
-#    explains the paper's blurred columns better.
+# Each exercise has a solution, hidden until you open it. Those with a code cell end in a check (an `assert`) that fails
+# on a wrong answer: run them at `tiny` as they are, or replace the code between `### BEGIN SOLUTION` and `### END
+# SOLUTION` with your own. `make assignments` writes this chapter without the solutions (see the instructor page).
+
+# %% [markdown]
+# ```{exercise} Border rules, measured
+# :label: ch1-border
+#
+# MATLAB's `imresize` mirrors the image at its border; the official DASR code clamps to the edge pixel. Degrade a
+# built-in photograph with σ = 1.2 at ×2, ×3 and ×4 under `border="symmetric"` and `border="replicate"`. How many LR
+# values differ, and how far from the image edge can a difference be? In the code cell, your answer defines `counts`:
+# the checks below it read it.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch1-border
+# :class: dropdown
+# ```
+#
+# Only the outermost one or two LR pixels change. The antialiased bicubic kernel of a 1/s downscaling spans 4s HR
+# pixels, that is about two LR pixels, so only taps within that distance of the edge ever read outside the image, and
+# only those can depend on the border rule.
+
+# %%
+import torch
+from srlib.data import builtin_images, modcrop
+from srlib.degradations import DegradationSpec, degrade
+
+### BEGIN SOLUTION
+_, hr = builtin_images("test")[0]
+counts = {}
+for s in (2, 3, 4):
+    x = modcrop(hr, s)[None]
+    k = DegradationSpec(s, sigma=1.2).kernel()
+    diff = degrade(x, k, s, border="symmetric") != degrade(x, k, s, border="replicate")
+    h, w = diff.shape[-2:]
+    i, j = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    to_border = torch.minimum(torch.minimum(i, h - 1 - i), torch.minimum(j, w - 1 - j))  # 0 on the edge
+    depth = int(to_border[diff.any(dim=(0, 1))].max()) + 1
+    counts[s] = (int(diff.sum()), depth)
+    print(f"x{s}: {int(diff.sum())} LR values differ, all within {depth} pixels of the border")
+### END SOLUTION
+assert all(n > 0 for n, _ in counts.values()), "the two border rules should disagree somewhere"
+assert all(d <= 3 for _, d in counts.values()), "the rules may only disagree near the border"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} What σ means
+# :label: ch1-width
+#
+# `DegradationSpec(4, sigma=2.4).kernel()` is a 21×21 array. Measure its standard deviation along one axis from its
+# second moment. Is it σ? How much of the Gaussian does the 21×21 window cut off? In the code cell, your answer defines
+# `std_x`, `k`: the checks below it read them.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch1-width
+# :class: dropdown
+# ```
+#
+# The kernel sums to one and its standard deviation is σ: the window reaches ±10 pixels, more than four standard
+# deviations at σ = 2.4, so the truncation removes a negligible part of the mass. At σ = 4, the largest width DASR
+# trains on, the window is still ±2.5σ.
+
+# %%
+import torch
+from srlib.degradations import DegradationSpec
+
+### BEGIN SOLUTION
+k = DegradationSpec(4, sigma=2.4).kernel().double()
+r = torch.arange(k.shape[-1], dtype=torch.float64) - (k.shape[-1] - 1) / 2
+mean_x = (k.sum(0) * r).sum()
+std_x = ((k.sum(0) * (r - mean_x) ** 2).sum()).sqrt()
+print(f"kernel {tuple(k.shape)}, sum {float(k.sum()):.6f}, centre {float(mean_x):+.3f}, std {float(std_x):.3f}")
+### END SOLUTION
+assert abs(float(k.sum()) - 1) < 1e-6
+assert abs(float(std_x) - 2.4) < 0.05 * 2.4, "the standard deviation of the kernel should be sigma"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Poisson noise
+# :label: ch1-poisson
+#
+# Replace the Gaussian noise of §1.3 by Poisson (shot) noise with the same mean variance. How does the radial power
+# spectrum of the noisy LR change?
+# ```
+
+# %% [markdown]
+# ```{solution} ch1-poisson
+# :class: dropdown
+#
+# It barely changes. Poisson noise is still independent from pixel to pixel, so its power spectrum is flat (white), at a
+# level set by its mean variance, which you matched. What changes is *where* the noise is: its variance grows with
+# brightness, so bright regions get noisier and dark regions cleaner. That is a property in space, not in frequency, and
+# a radial spectrum averages it away. Plot the noise standard deviation against brightness instead to see the
+# difference.
+# ```
+
+# %% [markdown]
+# ```{exercise} A smaller kernel window
+# :label: ch1-size
+#
+# Add a variant to the sweep of the *Paper vs. code* section in which the kernel window is 15×15 instead of 21×21.
+# Before you run it: could it explain why the paper's blurred Bicubic columns are *lower* than the stated protocol
+# gives?
+# ```
+
+# %% [markdown]
+# ```{solution} ch1-size
+# :class: dropdown
+#
+# No, and you can tell before running it. A 15×15 window reaches ±7 pixels, which cuts the tails of the wide kernels
+# (±1.9σ at σ = 3.6). Renormalised, the truncated kernel is *narrower*, so the LR images are less blurred and bicubic
+# scores *higher*, moving away from the paper's lower numbers. A variant can only explain the gap if it makes the
+# degradation harder, for example more blur or a different downsampler.
+# ```

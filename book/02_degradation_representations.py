@@ -130,13 +130,11 @@ print(f"standard InfoNCE (code): {infonce.item():.4f}   paper Eq. 3: {eq3.item()
 from srlib.dasr.train import train_dasr
 from srlib.dasr.train_config import DASRTrainConfig
 
-
 def config(ablation, setting="iso", **kw):
     cfg = DASRTrainConfig.for_profile(profile, setting=setting, scale=4, ablation=ablation, seed=seed, **kw)
     if profile == "tiny":  # same schedule shape, stage lengths from the parameters cell (Model 1 has no stage 1)
         cfg = cfg.with_iters(encoder_iters, sr_iters)
     return cfg
-
 
 cfg4, cfg1 = config("model4"), config("model1")
 t0 = time.perf_counter()
@@ -150,11 +148,9 @@ from srlib.runs import MetricsLog
 
 log4 = MetricsLog(f"{out_dir}/iso_model4/metrics.jsonl").read()
 
-
 def smooth(values, n=20):
     values = np.asarray(values, dtype=float)
     return np.convolve(values, np.ones(n) / n, mode="valid") if len(values) > n else values
-
 
 log1 = MetricsLog(f"{out_dir}/iso_model1/metrics.jsonl").read()
 steps = np.array([r["step"] for r in log4])
@@ -292,7 +288,6 @@ print(f"{'constant guess':<27}{chance:.3f} (chance){'':<14}{base['baseline_r2']:
 MARKERS = ("o", "^", "s", "D", "v")
 photo_names = [name for name, _ in test_images]
 
-
 def tsne_panel(ax, emb, y, names, title, photo=None):
     """Colour = degradation class; marker = source photograph (reveals maps organised by content)."""
     photo = np.tile(groups.numpy(), len(names)) if photo is None else photo
@@ -302,7 +297,6 @@ def tsne_panel(ax, emb, y, names, title, photo=None):
             ax.scatter(*emb[sel].T, s=12, marker=MARKERS[p % len(MARKERS)], alpha=0.8,
                        color=plt.cm.viridis(i / max(1, len(names) - 1)), label=label if p == 0 else None)
     ax.set(title=title, xticks=[], yticks=[])
-
 
 fig, axes = plt.subplots(2, len(features), figsize=(3.6 * len(features), 7), height_ratios=(1.15, 1))
 for col, (name, X) in enumerate(features.items()):
@@ -341,19 +335,16 @@ PROBE_WORDS = {"above": "it explains more than 5 % of the variance of σ in ever
                "at": "it does not explain more than 5 % of the variance of σ in every fold",
                "below": "no better than the constant guess (under 5 % of the variance of σ in every fold)"}
 
-
 def verdicts(name):
     r = results[name]
     return (compare_folds(r["sep_folds"], chance),
             compare_folds(r["probe"]["r2_folds"], r["probe"]["baseline_r2_folds"] + R2_MARGIN))
-
 
 def describe(name):
     r, (sep_v, probe_v) = results[name], verdicts(name)
     return (f"{name}: separation {r['sep']:.2f} (folds {r['sep_folds'].min():.2f}-{r['sep_folds'].max():.2f}), "
             f"{WORDS[sep_v]}; probe R² {r['probe']['r2']:.2f}, MAE {r['probe']['mae']:.2f}: {PROBE_WORDS[probe_v]}; "
             f"photograph score {r['photo']:.2f}")
-
 
 control = "blur statistics (control)"
 control_sep, control_probe = verdicts(control)
@@ -493,18 +484,134 @@ print(aniso_sentence)
 # - The anisotropic study, run on the live tiny encoder: {glue:text}`ch2_aniso_sentence`
 # - The t-SNE pictures alone would not tell you any of this; the markers, the scores and the control do. The `paper`
 #   profile runs the published schedule.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. With `pretrained=False`, set `encoder_iters` and `sr_iters` ten times larger (in a fresh `out_dir`) and re-run.
-#    How do the separation scores and the probe of Model 1 and Model 4 change?
-# 2. The probe picks its ridge penalty by leaving one *photograph* out of its training photographs. Swap in
-#    `sklearn.linear_model.RidgeCV`, which leaves one *row* out, and re-run the probe on the encoders. What happens to
-#    R² on unseen photographs, and why do other crops of the same photograph make a weak penalty look good?
-# 3. Train with `momentum=0.999` (the paper's value) at `profile="tiny"` and compare the top-1 accuracy curve. Why
-#    does a short schedule need a faster key encoder?
-# 4. The official code does not use MoCo's shuffle-BN. With batches of 8, the key and query batches share batch
-#    statistics. Design an experiment that tests whether the encoder exploits this leak.
+# Each exercise has a solution, hidden until you open it. Those with a code cell end in a check (an `assert`) that fails
+# on a wrong answer: run them at `tiny` as they are, or replace the code between `### BEGIN SOLUTION` and `### END
+# SOLUTION` with your own. `make assignments` writes this chapter without the solutions (see the instructor page).
+
+# %% [markdown]
+# ```{exercise} The positive in the denominator
+# :label: ch2-infonce
+#
+# For random logits with the positive in column 0, compute the code's loss (cross-entropy over `[positive, negatives]`)
+# and the paper's Eq. 3 (negatives only in the denominator). Check that their difference is the mean of $\log(1 +
+# e^{l_{pos}} / \sum_j e^{l_{neg,j}})$. In the code cell, your answer defines `gap`, `code_loss`, `paper_loss`: the
+# checks below it read them.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch2-infonce
+# :class: dropdown
+# ```
+#
+# Write the code's loss as $-l_{pos} + \log(e^{l_{pos}} + \sum_j e^{l_{neg,j}})$ and Eq. 3 as $-l_{pos} + \log\sum_j
+# e^{l_{neg,j}}$. Their difference is $\log(1 + e^{l_{pos}} / \sum_j e^{l_{neg,j}})$, always positive, and small until
+# the positive's logit dominates the negatives: late in training, when the encoder gets good.
+
+# %%
+import torch
+import torch.nn.functional as F
+
+g = torch.Generator().manual_seed(0)
+logits = 3 * torch.randn(16, 1 + 64, generator=g)  # 16 queries; column 0 is the positive, 64 queue negatives
+### BEGIN SOLUTION
+code_loss = F.cross_entropy(logits, torch.zeros(16, dtype=torch.long))  # positive in the denominator (code)
+paper_loss = (torch.logsumexp(logits[:, 1:], dim=1) - logits[:, 0]).mean()  # Eq. 3: negatives only
+gap = code_loss - paper_loss
+### END SOLUTION
+print(f"code {float(code_loss):.4f}, paper {float(paper_loss):.4f}, gap {float(gap):.4f}")
+expected = torch.log1p(torch.exp(logits[:, 0] - torch.logsumexp(logits[:, 1:], dim=1))).mean()
+assert torch.allclose(gap, expected, atol=1e-5), "the gap should be the mean of log(1 + e^l_pos / sum e^l_neg)"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Where the newest keys go
+# :label: ch2-queue
+#
+# Build a MoCo with a queue of 8 and feed it three batches of 4 key images. Where is `queue_ptr` afterwards, and which
+# columns of the queue hold the keys of the third batch? In the code cell, your answer defines `where`: the checks below
+# it read it.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch2-queue
+# :class: dropdown
+# ```
+#
+# Each batch writes its keys at the pointer and advances it modulo K. Batches one and two fill columns 0-3 and 4-7; the
+# third wraps around and overwrites 0-3, the oldest keys, leaving the pointer at 4. Recompute the third batch's keys
+# with `encoder_k` *after* the call: the momentum update happens before the keys are computed, so the key encoder you
+# see is the one that produced them.
+
+# %%
+import torch
+import torch.nn.functional as F
+
+from srlib.dasr.encoder import Encoder
+from srlib.dasr.moco import MoCo
+
+torch.manual_seed(0)
+moco = MoCo(Encoder((8, 8, 16)), queue_size=8, generator=torch.Generator().manual_seed(0)).train()
+batches = [(torch.rand(4, 3, 16, 16) * 255, torch.rand(4, 3, 16, 16) * 255) for _ in range(3)]
+### BEGIN SOLUTION
+for im_q, im_k in batches:
+    moco(im_q, im_k)
+# the third batch's keys, recomputed with the key encoder as it is now (it was updated before computing them)
+with torch.no_grad():
+    newest = F.normalize(moco.encoder_k(batches[-1][1])[1], dim=1)
+where = [c for c in range(8) if any(torch.allclose(moco.queue[:, c], k, atol=1e-6) for k in newest)]
+### END SOLUTION
+print(f"queue_ptr {int(moco.queue_ptr)}, newest keys in columns {where}")
+assert int(moco.queue_ptr) == 4, "12 keys into a queue of 8: the pointer wraps to 4"
+assert where == [0, 1, 2, 3], "the third batch overwrote the oldest columns, 0-3"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Why a probe must leave whole photographs out
+# :label: ch2-ridgecv
+#
+# The probe of §2.3 picks its ridge penalty by leaving one *photograph* out. `sklearn.linear_model.RidgeCV` would leave
+# one *row* (one crop) out instead. Which penalty would it pick, and what would happen to R² on unseen photographs?
+# ```
+
+# %% [markdown]
+# ```{solution} ch2-ridgecv
+# :class: dropdown
+#
+# Crops of one photograph share their content, and the representation encodes content strongly (the photograph score of
+# §2.3). With one crop held out, its siblings from the same photograph are still in the training rows, so a weakly
+# regularised probe predicts the held-out crop's σ from "which photograph is this". Cross-validation then rewards the
+# weak penalty. On a photograph the probe has never seen, that shortcut does not exist and R² falls, possibly below
+# zero. Leaving whole photographs out makes model selection face the same condition as the final test.
+# ```
+
+# %% [markdown]
+# ```{exercise} Momentum in a short run
+# :label: ch2-momentum
+#
+# The tiny profile uses key-encoder momentum 0.99; the paper uses 0.999. Train with 0.999 at `profile="tiny"` and
+# compare the top-1 accuracy curves. Why does a short schedule need a faster key encoder?
+# ```
+
+# %% [markdown]
+# ```{solution} ch2-momentum
+# :class: dropdown
+#
+# With momentum m the key encoder is an exponential average of the query encoder over about 1/(1 - m) iterations: 100 at
+# 0.99, 1,000 at 0.999. A tiny run lasts a few hundred iterations, so at 0.999 the key encoder stays close to its random
+# initialisation for the whole run. Its keys then describe what a random network sees, and the query encoder is asked to
+# match them: expect the accuracy curve to rise more slowly. The paper's value assumes hundreds of thousands of
+# iterations.
+# ```
 
 # %%
 print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s (profile={profile}, seed={seed})")

@@ -47,11 +47,9 @@ from srlib.show import show_source
 srlib.env.report()
 _chapter_start = time.perf_counter()
 
-
 def say(key: str, text: str) -> None:
     """Store a result sentence, built from the numbers printed next to it, for the prose to paste (myst-nb glue)."""
     glue(key, Markdown(text), display=False)
-
 
 # %% tags=["parameters"]
 profile = "tiny"      # "tiny" (minutes on a CPU) or "paper" (the published schedule)
@@ -247,12 +245,10 @@ fig.suptitle(f"profile={profile}, seed={seed}", fontsize=9)
 plt.tight_layout()
 plt.show()
 
-
 def signed(values) -> str:
     """'-0.72, +0.50, +1.15 and +0.67' (one value per kernel width)."""
     text = [f"{v:+.2f}".replace("-", "−") for v in values]
     return ", ".join(text[:-1]) + " and " + text[-1]
-
 
 width_list = ", ".join(f"{w:g}" for w in widths[:-1]) + f" and {widths[-1]:g}"
 measured = {n: r for n, r in results.items() if n != "built-in test"} or results
@@ -415,13 +411,11 @@ from srlib.degradations.kernels import blur
 from srlib.evaluate import to_uint8
 from srlib.published import DASR_TABLE1
 
-
 def make_lr(hr, width):
     """The LR of the evaluation protocol (3.3): uint8 bicubic at σ = 0, else blur + bicubic, 8-bit."""
     if width == 0:
         return imresize(to_uint8(hr), 1 / scale).float() / 255
     return degrade(hr, isotropic_gaussian(width), scale)
-
 
 probe_set = "Set5" if "Set5" in sets else "built-in test"
 post_blur = (0.0, 0.4, 0.8, 1.2, 1.6, 2.0)  # t, HR pixels
@@ -519,16 +513,151 @@ say("ch03_oracle", s4)
 #   this chapter (`seed`, `profile` as printed). {glue:md}`ch03_table2`
 # - Fig. 4: {glue:md}`ch03_fig4`
 # - Sharp inputs: {glue:md}`ch03_sharp`
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Evaluate the model on a kernel width outside its training range (σ = 5). What happens, and why?
-# 2. Replace the representation by zeros (`net.sr_from_representation(lr, torch.zeros(1, rep_dim))`) and compare
-#    PSNRs with the swap table of 3.6. How much does each model use its representation?
-# 3. Use `srlib upscale --checkpoint runs/ch03/dasr_x4/checkpoints/final.pt in.png out.png --tile 64` on a photograph
-#    of your own and look for tile seams; then with the zoo model, `--checkpoint zoo:dasr-small-x4-model4`.
-# 4. Repeat Fig. 4 with a kernel width from the small end (σ = 0.6). Is the spread larger or smaller?
-# 5. Run the chapter with `pretrained = False` and repeat the experiments of 3.6 on the one-minute model.
+# Each exercise has a solution, hidden until you open it. Those with a code cell end in a check (an `assert`) that fails
+# on a wrong answer: run them at `tiny` as they are, or replace the code between `### BEGIN SOLUTION` and `### END
+# SOLUTION` with your own. `make assignments` writes this chapter without the solutions (see the instructor page).
+
+# %% [markdown]
+# ```{exercise} How much does the representation carry?
+# :label: ch3-zero
+#
+# Split the small DASR's forward pass into `represent` and `sr_from_representation`, check that the two steps give the
+# same output as `net(lr)`, and then replace the representation by zeros. How many dB does the representation carry on a
+# σ = 1.2 input? In the code cell, your answer defines `sr`, `whole`, `rep`, `p`, `p_zero`: the checks below it read
+# them.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch3-zero
+# :class: dropdown
+# ```
+#
+# `net(lr)` is exactly `sr_from_representation(lr, represent(lr))`, so the two paths agree to float precision. With
+# zeros instead, every DA convolution gets the same degradation-independent kernels and modulation: the network still
+# super-resolves, but without the adaptation. The printed gap is the part of its PSNR that depends on the
+# representation; compare it with the swap table of §3.6, where a *wrong* representation is used instead of none.
+
+# %%
+import torch
+
+from srlib.data import builtin_images, modcrop
+from srlib.degradations import DegradationSpec, degrade
+from srlib.metrics import psnr
+from srlib.models import load_model
+
+net = load_model("zoo:dasr-small-x4-model4").model
+_, hr = builtin_images("test")[0]
+hr = modcrop(hr, 4)[None]
+lr = degrade(hr, DegradationSpec(4, sigma=1.2).kernel(), 4)
+### BEGIN SOLUTION
+with torch.no_grad():
+    rep = net.represent(lr)
+    sr = net.sr_from_representation(lr, rep)
+    sr_zero = net.sr_from_representation(lr, torch.zeros_like(rep))
+    whole = net(lr)
+p, p_zero = float(psnr(sr.clamp(0, 1), hr, crop=4)), float(psnr(sr_zero.clamp(0, 1), hr, crop=4))
+### END SOLUTION
+print(f"own representation {p:.2f} dB, zeros {p_zero:.2f} dB: {p - p_zero:+.2f} dB from the representation")
+assert torch.allclose(sr, whole, atol=1e-5), "represent + sr_from_representation must equal the whole forward pass"
+assert rep.shape == (1, net.cfg.rep_dim)
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Outside the training range
+# :label: ch3-outside
+#
+# The small DASR was trained on σ ∈ [0.2, 4]. Score it against bicubic at σ = 3.6 and at σ = 5 on the built-in test
+# photographs, and check your protocol against `srlib.evaluate.evaluate_images`. What happens to the gain, and why? In
+# the code cell, your answer defines `dasr_psnr`, `gains`: the checks below it read them.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch3-outside
+# :class: dropdown
+# ```
+#
+# The gain shrinks outside the training range. The network was never trained to undo a blur this wide, and its encoder
+# has never seen such an input, so it undoes only part of the blur; on these photographs that is still better than
+# bicubic, which undoes none. The check compares your mean PSNR with srlib's evaluator: a mismatch means a different
+# protocol (crop, clamp, Y channel), not a different model.
+
+# %%
+import torch
+
+from srlib.data import builtin_images, modcrop
+from srlib.degradations import DegradationSpec, degrade
+from srlib.evaluate import bicubic_upscaler, evaluate_images
+from srlib.metrics import psnr
+from srlib.models import load_upscaler
+
+up, bic = load_upscaler("zoo:dasr-small-x4-model4"), bicubic_upscaler(4)
+images = builtin_images("test")
+### BEGIN SOLUTION
+gains, dasr_psnr = {}, {}
+for sigma in (3.6, 5.0):
+    k = DegradationSpec(4, sigma=sigma).kernel()
+    rows = []
+    for _, x in images:
+        hr = modcrop(x, 4)[None]
+        lr = degrade(hr, k, 4)
+        with torch.no_grad():
+            rows.append((float(psnr(up(lr).clamp(0, 1), hr, crop=4)), float(psnr(bic(lr).clamp(0, 1), hr, crop=4))))
+    dasr_psnr[sigma] = sum(a for a, _ in rows) / len(rows)
+    gains[sigma] = dasr_psnr[sigma] - sum(b for _, b in rows) / len(rows)
+### END SOLUTION
+print(", ".join(f"σ = {s}: DASR {dasr_psnr[s]:.2f} dB, {v:+.2f} dB over bicubic" for s, v in gains.items()))
+reference = evaluate_images(up, images, 4, DegradationSpec(4, sigma=5.0), with_ssim=False)["psnr"]
+assert abs(dasr_psnr[5.0] - reference) < 0.05, f"srlib's evaluator gives {reference:.2f} dB: check the protocol"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Tile seams
+# :label: ch3-tiles
+#
+# Run `srlib upscale --checkpoint zoo:dasr-small-x4-model4 in.png out.png --tile 64` on a photograph of your own and
+# look for seams. Would the official code's `--chop` behave the same?
+# ```
+
+# %% [markdown]
+# ```{solution} ch3-tiles
+# :class: dropdown
+#
+# srlib computes the representation once, on the whole LR image, and tiles only the SR network, with overlapping tiles
+# blended by linear ramps. Every tile therefore uses the same degradation estimate, and the overlap hides the border
+# effects of each tile's convolutions: you should see no seams. The official `--chop` runs the whole model on each
+# quadrant, so each quadrant gets its own representation; where two quadrants' representations differ, the two halves
+# are deblurred differently and a seam can appear.
+# ```
+
+# %% [markdown]
+# ```{exercise} Fig. 4 at a small width
+# :label: ch3-small-sigma
+#
+# Repeat the content-invariance experiment of §3.5 with σ = 0.6 instead. What would a larger spread across contents
+# mean?
+# ```
+
+# %% [markdown]
+# ```{solution} ch3-small-sigma
+# :class: dropdown
+#
+# At σ = 0.6 the blur changes the LR image very little, so the degradation signal in each input is weak compared with
+# its content. If the representation follows content more than blur (chapter 2's finding at this scale), the spread
+# across contents relative to the difference between widths gets larger at small σ, and the SR output depends more on
+# which photograph supplied the representation. Compare the spread you measure with the PSNR gap between σ = 0.6 and σ =
+# 1.2 on the same image: if the spread is larger, the representation cannot tell those two widths apart on varied
+# content.
+# ```
 
 # %%
 print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s (profile={profile}, pretrained={pretrained}, "

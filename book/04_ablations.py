@@ -39,11 +39,9 @@ from srlib.show import show_source
 srlib.env.report()
 _chapter_start = time.perf_counter()
 
-
 def say(key: str, text: str) -> None:
     """Store a result sentence, built from the numbers printed next to it, for the prose to paste (myst-nb glue)."""
     glue(key, Markdown(text), display=False)
-
 
 # %% tags=["parameters"]
 profile = "tiny"        # "tiny" (minutes on a CPU) or "paper" (the published schedule, five times)
@@ -189,13 +187,11 @@ else:
 from srlib.dasr.train import train_dasr
 from srlib.dasr.train_config import DASRTrainConfig
 
-
 def config(ablation, run_seed):
     cfg = DASRTrainConfig.for_profile(profile, setting="iso", scale=4, ablation=ablation, seed=run_seed)
     if profile == "tiny":  # stage lengths from the parameters cell; Models 1 and 5 keep no encoder stage
         cfg = cfg.with_iters(encoder_iters, sr_iters)
     return cfg
-
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -348,14 +344,132 @@ say("ch04_survives", (
 # - The tiny Table 1 above puts our means and seed spreads beside the paper's numbers, and the plot shows PSNR against
 #   kernel width per model. Every number was computed in this chapter with the printed seeds and profile.
 # - At tiny scale the differences between models must be read against the seed spread printed above.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Add seeds (`n_seeds = 5`) and longer runs (`sr_iters = 1000`). Which differences survive?
-# 2. Model 5 gets the kernel as 441 numbers. Feed it only σ instead (change `OracleEncoder`'s input) and compare.
-# 3. Model 2's width matching uses the inference-path parameter count. Match FLOPs instead: how wide does Model 2 get?
-# 4. Train Model 4 with `contrastive=False` but *with* the encoder stage (it then only pre-trains nothing): is that
-#    Model 1? What exactly does Model 1 remove?
+# Each exercise has a solution, hidden until you open it. Those with a code cell end in a check (an `assert`) that fails
+# on a wrong answer: run them at `tiny` as they are, or replace the code between `### BEGIN SOLUTION` and `### END
+# SOLUTION` with your own. `make assignments` writes this chapter without the solutions (see the instructor page).
+
+# %% [markdown]
+# ```{exercise} Width matching
+# :label: ch4-width
+#
+# Models 2 and 3 are widened or narrowed until their inference-path parameter count matches Model 4's. Compute the
+# counts and widths of Models 2 and 4 at the tiny sizes. In the code cell, your answer defines `widths`, `counts`: the
+# checks below it read them.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch4-width
+# :class: dropdown
+# ```
+#
+# `ablation_config` searches the width whose parameter count is closest to Model 4's, so the counts agree within a few
+# per cent while the widths differ: Model 2's concatenation blocks cost a different number of parameters per channel
+# than DA convolutions. Matching the count makes the comparison about the block design, not the network size.
+
+# %%
+from srlib.dasr.ablations import ablation_config, inference_parameters
+from srlib.dasr.config import DASRConfig
+
+base = DASRConfig.for_profile("tiny")
+### BEGIN SOLUTION
+counts = {name: inference_parameters(ablation_config(name, base)) for name in ("model2", "model4")}
+widths = {name: ablation_config(name, base).n_feats for name in ("model2", "model4")}
+### END SOLUTION
+print(f"Model 4: n_feats {widths['model4']}, {counts['model4']:,} parameters; "
+      f"Model 2: n_feats {widths['model2']}, {counts['model2']:,}")
+assert abs(counts["model2"] - counts["model4"]) / counts["model4"] < 0.05, "width matching keeps the counts within 5 %"
+assert widths["model2"] != widths["model4"], "Model 2's blocks are cheaper, so it gets a different width"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} What the oracle sees
+# :label: ch4-oracle
+#
+# Build an untrained Model 5 and check two facts: how many numbers its encoder takes, and whether its representation
+# changes with the LR image or only with the kernel. In the code cell, your answer defines `n_inputs`, `same_kernel`,
+# `other_kernel`: the checks below it read them.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch4-oracle
+# :class: dropdown
+# ```
+#
+# The oracle's first layer takes 442 numbers: the 21×21 = 441 kernel values plus the noise level. It never looks at the
+# image, so two different LR images with the same kernel get exactly the same representation, and two kernels get
+# different ones. That is why it needs no representation learning and why it bounds what Model 4's encoder could
+# achieve.
+
+# %%
+import torch
+
+from srlib.dasr.ablations import ablation_config
+from srlib.dasr.config import DASRConfig
+from srlib.dasr.network import BlindSR
+from srlib.degradations import DegradationSpec
+
+net = BlindSR(ablation_config("model5", DASRConfig.for_profile("tiny")), generator=torch.Generator().manual_seed(0))
+net.eval()
+k1, k2 = DegradationSpec(4, sigma=1.0).kernel()[None], DegradationSpec(4, sigma=3.0).kernel()[None]
+lr_a, lr_b = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+### BEGIN SOLUTION
+n_inputs = next(net.E.parameters()).shape[1]  # the first Linear layer: (rep_dim, inputs)
+with torch.no_grad():
+    same_kernel = (net.represent(lr_a, kernel=k1) - net.represent(lr_b, kernel=k1)).abs().max()
+    other_kernel = (net.represent(lr_a, kernel=k1) - net.represent(lr_a, kernel=k2)).abs().max()
+### END SOLUTION
+print(f"oracle input width {n_inputs}; change with the image {float(same_kernel):.2e}, "
+      f"with the kernel {float(other_kernel):.2e}")
+assert n_inputs == 21 * 21 + 1, "441 kernel values plus the noise level"
+assert same_kernel == 0 and other_kernel > 0, "the oracle sees the kernel, never the image"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} What Model 1 removes
+# :label: ch4-model1
+#
+# Model 1 is built with `contrastive=False` and `pretrain_encoder=False`. Does it still have a degradation encoder? What
+# exactly does it remove from DASR?
+# ```
+
+# %% [markdown]
+# ```{solution} ch4-model1
+# :class: dropdown
+#
+# It keeps the encoder and the DA convolutions. What it removes is the encoder's own objective: there is no stage 1 and
+# no contrastive loss, so the encoder is trained only through the SR loss, end to end. Whatever it learns is whatever
+# helps the L1 loss, not a representation that separates degradations. The gap between Models 1 and 4 is therefore the
+# value of the contrastive objective, not of having an encoder.
+# ```
+
+# %% [markdown]
+# ```{exercise} Which differences survive?
+# :label: ch4-seeds
+#
+# Add seeds (`n_seeds = 5`) and longer runs (`sr_iters = 1000`). How would you decide which differences between the
+# models are real?
+# ```
+
+# %% [markdown]
+# ```{solution} ch4-seeds
+# :class: dropdown
+#
+# Compare each difference with its own noise. With n seeds per model, the standard error of a mean is about the seed
+# standard deviation divided by √n, and the difference of two means has a standard error √2 times that. A gap of more
+# than about twice that is unlikely to be seed noise; a gap inside it is not evidence either way. Pair the seeds where
+# you can (same seed, same data order) to shrink the noise. Longer runs can also change the ranking itself, so compare
+# rankings at both lengths before trusting either.
+# ```
 
 # %%
 print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s (profile={profile}, seeds={seeds})")

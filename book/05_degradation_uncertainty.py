@@ -82,11 +82,9 @@ from myst_nb import glue
 from srlib.degradations import imresize
 from srlib.usrdu.analysis import fit_laplace_gaussian, gaussian_loglik, gap_phrase, laplace_loglik
 
-
 def say(key: str, text: str) -> None:
     """Store a result sentence, built from the numbers printed next to it, for the prose to paste (myst-nb glue)."""
     glue(key, Markdown(text), display=False)
-
 
 residual = torch.cat([((lr - imresize(hr[None], 0.25)[0]) * 255).flatten() for _, lr, hr in val])
 fit = fit_laplace_gaussian(residual)
@@ -424,17 +422,131 @@ print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
 #   what these runs measured, not the paper's converged numbers.
 # - Sampling $\hat y = y_g + \epsilon\theta$ turns one HR image into as many LR images as we like. Chapter 6 trains
 #   an SR network on them.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Train with `content="l1"` (the paper's Eq. 2) instead of the official low-pass L1 that `tiny` uses
-#    (`DSNTrainConfig.for_profile("tiny", 5, content="l1")`). Does $\theta$ change where $y_g$ has high-frequency
-#    detail?
-# 2. Replace the KL by the Laplace negative log-likelihood (optimum $\theta = d$). Which one gives the better
-#    likelihood in 5.7?
-# 3. Double `iters` and watch the LR-domain PSNR of $y_g$ against the real LR. Does it pass the bicubic baseline?
-# 4. Compute the correlation of 5.5 against the gradient of the *real* LR instead of $y_b$.
+# Each exercise has a solution, hidden until you open it. Those with a code cell end in a check (an `assert`) that fails
+# on a wrong answer: run them at `tiny` as they are, or replace the code between `### BEGIN SOLUTION` and `### END
+# SOLUTION` with your own. `make assignments` writes this chapter without the solutions (see the instructor page).
+
+# %% [markdown]
+# ```{exercise} KL versus likelihood
+# :label: ch5-optimum
 #
+# For a residual d = 3 gray levels, find on a fine grid the Laplace scale b that minimises (a) the Laplace negative
+# log-likelihood $\log 2b + d/b$ and (b) srlib's pixel KL, `laplace_kl`. Compare (b) with `kl_optimal_scale`. In the
+# code cell, your answer defines `best_nll`, `best_kl`: the checks below it read them.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch5-optimum
+# :class: dropdown
+# ```
+#
+# The likelihood is best at b = d: a Laplace law fits a residual best when its scale equals the residual. The KL against
+# a unit-scale Laplace around $y_b$ pulls b towards 1 as well, so its optimum lies between 1 and d (1.89 for d = 3). The
+# DSN trained with the KL therefore predicts a θ that grows with the residual more slowly than the residual itself,
+# which is why 5.7 asks whether θ explains the real residuals.
+
+# %%
+import torch
+
+from srlib.usrdu.losses import kl_optimal_scale, laplace_kl
+
+d = 3.0  # |y_g - y_b| at one pixel, gray levels
+log_b = torch.linspace(-3, 4, 70001, dtype=torch.float64)  # candidate scales b = exp(log_b)
+### BEGIN SOLUTION
+b = log_b.exp()
+nll = torch.log(2 * b) + d / b  # Laplace negative log-likelihood of a residual d at scale b
+kl = laplace_kl(torch.full_like(log_b, d), log_b)
+best_nll, best_kl = float(b[nll.argmin()]), float(b[kl.argmin()])
+### END SOLUTION
+print(f"d = {d}: NLL optimum b = {best_nll:.3f}, KL optimum b = {best_kl:.3f} (srlib: {kl_optimal_scale(d):.3f})")
+assert abs(best_nll - d) < 1e-2, "the likelihood is best when the scale equals the residual"
+assert abs(best_kl - kl_optimal_scale(d)) < 1e-2, "the KL's optimum is srlib's kl_optimal_scale"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} The spread of the samples
+# :label: ch5-sampling
+#
+# Draw LR samples $\hat y = y_g + \epsilon\theta$ with `sample_lr` for a constant θ of 3 gray levels. What standard
+# deviation do the samples have around $y_g$? In the code cell, your answer defines `mean`, `std`: the checks below it
+# read them.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch5-sampling
+# :class: dropdown
+# ```
+#
+# ε follows the standard Laplace law, whose variance is 2, so the samples spread with standard deviation √2·θ = 4.24
+# gray levels around $y_g$, centred on it. θ is a *scale*, not a standard deviation; reading it as one underestimates
+# the noise by √2.
+
+# %%
+import torch
+
+from srlib.usrdu.sampling import sample_lr
+
+y_g = torch.full((1, 3, 64, 64), 0.5)
+theta = torch.full_like(y_g, 3 / 255)  # 3 gray levels
+g = torch.Generator().manual_seed(0)
+### BEGIN SOLUTION
+samples = torch.stack([sample_lr(y_g, theta, g) for _ in range(50)])
+std = float((samples - y_g).std()) * 255  # gray levels
+mean = float((samples - y_g).mean()) * 255
+### END SOLUTION
+print(f"sample std {std:.3f} gray levels (sqrt(2) x theta = {2 ** 0.5 * 3:.3f}), mean offset {mean:+.4f}")
+assert abs(std - 2 ** 0.5 * 3) < 0.05 * 3, "a Laplace law of scale theta has standard deviation sqrt(2) theta"
+assert abs(mean) < 0.05, "the samples are centred on y_g"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} The content term
+# :label: ch5-l1
+#
+# Train with `content="l1"` (the paper's Eq. 2) instead of the official low-pass L1 that `tiny` uses. Where would you
+# expect θ to change?
+# ```
+
+# %% [markdown]
+# ```{solution} ch5-l1
+# :class: dropdown
+#
+# The low-pass L1 ties $y_g$ to $y_b$ only at low frequencies; plain L1 ties them at every frequency. Where the real
+# camera differs from bicubic in fine detail (edges, texture), plain L1 keeps $y_g$ close to the bicubic detail, so the
+# residual the KL sees there is larger, and the KL's optimal scale grows with the residual (exercise above). Expect θ to
+# rise at edges and texture relative to flat regions. Measure it with the correlation of 5.5 on both runs.
+# ```
+
+# %% [markdown]
+# ```{exercise} Correlating with the real LR
+# :label: ch5-real-gradient
+#
+# 5.5 correlates θ with the gradient of the bicubic LR $y_b$. Correlate it with the gradient of the *real* LR instead.
+# Which is the fairer test?
+# ```
+
+# %% [markdown]
+# ```{solution} ch5-real-gradient
+# :class: dropdown
+#
+# The DSN never sees the real LR at test time: θ is a function of the HR image, through $y_b$-like features. Correlating
+# with $|\nabla y_b|$ asks whether θ follows the structure the network can see. Correlating with the real LR's gradient
+# mixes in the camera's noise, which raises the gradient magnitude everywhere and most in flat regions, so expect a
+# weaker correlation. Both are useful: the first tests what the network learned, the second whether that matches the
+# camera.
+# ```
+
+# %% [markdown]
 # ## Paper vs. code
 #
 # :::{admonition} Where the authors' code departs from the paper

@@ -149,11 +149,9 @@ from srlib.models import load_upscaler
 from srlib.niqe import niqe
 from srlib.usrdu.analysis import compare, gap_phrase, lpips_unavailable_reason, run_summary, zoo_missing
 
-
 def say(key: str, text: str) -> None:
     """Store a result sentence, built from the numbers printed next to it, for the prose to paste (myst-nb glue)."""
     glue(key, Markdown(text), display=False)
-
 
 ZOO = {"PSNR init (zoo)": "usrdu-small-psnr-init", "SRN situation 5 (zoo)": "usrdu-small-srn-s5"}
 have = {k: n for k, n in ZOO.items() if pretrained and not zoo_missing([n])}
@@ -422,15 +420,128 @@ print(f"chapter run time: {time.perf_counter() - _chapter_start:.0f} s")
 # - To test the paper's claims, run the same code at `profile="paper"` (or `official`) with DIV2K, NTIRE 2020
 #   Track 1 and the ImageNet VGG19 weights: `srlib train usrdu-dsn --profile official ...` then
 #   `srlib train usrdu-srn --profile official --situation N ...`.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Switch the gradient operator to the paper's L2 form (`gradient_norm="l2"`) for situation 5. Does anything move
-#    beyond the seed spread?
-# 2. Use the online scheme (`scheme="online"`) and time an iteration. How much does recomputing $\theta$ cost?
-# 3. Increase `srn_iters` to 1000 for situations 1 and 5 only (about ten minutes on a laptop CPU). Does the gap grow?
-# 4. Set `constant_scale` in situation 2 to the mean learned $\theta$ (chapter 5). Is it then the same as situation 3?
+# Each exercise has a solution, hidden until you open it. Those with a code cell end in a check (an `assert`) that fails
+# on a wrong answer: run them at `tiny` as they are, or replace the code between `### BEGIN SOLUTION` and `### END
+# SOLUTION` with your own. `make assignments` writes this chapter without the solutions (see the instructor page).
+
+# %% [markdown]
+# ```{exercise} The two gradient operators
+# :label: ch6-gradient
 #
+# Compute `image_gradient` of a built-in photograph with the code's L1 form and the paper's L2 form (Eq. 11). Between
+# which bounds must their ratio lie? In the code cell, your answer defines `ratio`: the checks below it read it.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch6-gradient
+# :class: dropdown
+# ```
+#
+# For differences a and b, $\sqrt{a^2 + b^2}$ lies between $(|a| + |b|)/\sqrt 2$ and $|a| + |b|$: equal to the L1 form
+# on horizontal or vertical edges, √2 smaller on diagonal ones. The discriminator therefore sees the same edges with
+# either operator, only reweighted by orientation, which is why the choice moves the results little.
+
+# %%
+import torch
+
+from srlib.data import builtin_images
+from srlib.usrdu.losses import image_gradient
+
+_, img = builtin_images("test")[0]
+img = img[None]
+### BEGIN SOLUTION
+g1, g2 = image_gradient(img, "l1"), image_gradient(img, "l2", eps=0.0)
+ratio = g2[g1 > 0] / g1[g1 > 0]
+### END SOLUTION
+print(f"L2 / L1 gradient ratio over {ratio.numel():,} values: {float(ratio.min()):.3f} .. {float(ratio.max()):.3f}, "
+      f"mean {float(ratio.mean()):.3f}")
+assert float(ratio.max()) <= 1 + 1e-6 and float(ratio.min()) >= 2 ** -0.5 - 1e-6, \
+    "sqrt(a^2 + b^2) lies between (|a| + |b|) / sqrt(2) and |a| + |b|"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Why the loss form matters
+# :label: ch6-saturation
+#
+# Give `gan_loss` logits of −200 labelled real, in its `"logits"` form (the SRN) and its `"sigmoid"` form (the official
+# DSN). Compare the losses and their gradients. In the code cell, your answer defines `grads`: the checks below it read
+# it.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch6-saturation
+# :class: dropdown
+# ```
+#
+# BCE with logits is computed stably: at −200 the loss is 200 and the gradient is −1 per logit (divided by the number of
+# logits), so a confidently wrong discriminator still gets a strong signal. The sigmoid form first computes σ(−200),
+# which is 0 in float32; the log is clamped at −100 and the gradient through the clamp is exactly 0. A DSN discriminator
+# that becomes confidently wrong stops learning from those pixels.
+
+# %%
+import torch
+
+from srlib.usrdu.losses import gan_loss
+
+logits = torch.full((4, 1, 8, 8), -200.0, requires_grad=True)  # D is sure these real images are fake
+### BEGIN SOLUTION
+grads = {}
+for form in ("logits", "sigmoid"):
+    loss = gan_loss(logits, True, form=form)
+    (grad,) = torch.autograd.grad(loss, logits)
+    grads[form] = (float(loss.detach()), float(grad.abs().max()))
+### END SOLUTION
+for form, (loss, grad) in grads.items():
+    print(f"{form:8s} loss {loss:7.2f}, largest gradient {grad:.2e}")
+assert grads["logits"][1] > 1e-3, "BCE with logits keeps a gradient however wrong D is"
+assert grads["sigmoid"][1] < 1e-9, "the sigmoid + clamp form saturates: no gradient at -200"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} The cost of the online scheme
+# :label: ch6-online
+#
+# Use `scheme="online"` and time an iteration. Where does the extra time go?
+# ```
+
+# %% [markdown]
+# ```{solution} ch6-online
+# :class: dropdown
+#
+# The offline scheme computes θ once per HR image and samples ε each time a patch is drawn. The online scheme runs the
+# DSN on every (flipped or rotated) HR patch of every batch to recompute θ, which adds one DSN forward pass per
+# iteration. Time both with `time.perf_counter()` around a fixed number of iterations, after a warm-up, on the same
+# machine and load; report the ratio, not the seconds.
+# ```
+
+# %% [markdown]
+# ```{exercise} Constant scale versus θ
+# :label: ch6-constant
+#
+# Set `constant_scale` in situation 2 to the mean learned θ of chapter 5. Is situation 2 then the same as situation 3?
+# ```
+
+# %% [markdown]
+# ```{solution} ch6-constant
+# :class: dropdown
+#
+# No. Both add Laplace noise of the same *average* scale, but situation 3's θ varies from pixel to pixel (larger at
+# edges and texture, chapter 5), while a constant scale spreads the same noise uniformly. The SRN of situation 3 learns
+# to expect more noise where the image has structure; situation 2's does not. They coincide only if the learned θ is
+# itself nearly constant, which chapter 5's maps let you check.
+# ```
+
+# %% [markdown]
 # ## Paper vs. code
 #
 # :::{admonition} Where the authors' code departs from the paper

@@ -40,16 +40,13 @@ from myst_nb import glue
 srlib.env.report()
 _chapter_start = time.perf_counter()
 
-
 def say(key: str, text: str) -> None:
     """Store a result sentence, built from the numbers printed next to it, for the prose to paste (myst-nb glue)."""
     glue(key, Markdown(text), display=False)
 
-
 def dB(x: float) -> str:
     """'+1.23' / '−0.45' with a typographic minus."""
     return f"{x:+.2f}".replace("-", "−")
-
 
 # %% tags=["parameters"]
 profile = "tiny"      # "tiny": Set5 and Set14, a few minutes. "paper": also B100 and Urban100 when found
@@ -114,7 +111,6 @@ SCALE, SIGMA = 4, 1.2
 bic = bicubic_upscaler(SCALE)
 kernel = DegradationSpec(SCALE, sigma=SIGMA).kernel()
 
-
 def bicubic_psnr(hr, *, y=True, crop=SCALE, round_sr=True, grey_as_rgb=False, border="symmetric", noise=0.0,
                  noise_seed=0):
     """Y/RGB PSNR of bicubic SR of one HR image under the given choices (everything else as the reference)."""
@@ -126,7 +122,6 @@ def bicubic_psnr(hr, *, y=True, crop=SCALE, round_sr=True, grey_as_rgb=False, bo
     if grey_as_rgb and hr.shape[1] == 1:
         hr, sr = hr.expand(-1, 3, -1, -1), sr.expand(-1, 3, -1, -1)
     return float(metrics.psnr(sr, hr, crop=crop, y_channel=y, quantize=round_sr)[0])
-
 
 score_sets = {k: v for k, v in sets.items() if k in ALL_SETS[:2]} or sets  # B100 and Urban100 add time, not insight
 choices = {
@@ -251,13 +246,11 @@ table2
 glue("ch07_nboot", f"{n_boot:,}", display=False)
 rng = np.random.default_rng(seed)
 
-
 def boot_ci(gains: np.ndarray) -> tuple:
     """Mean of ``gains`` and the 2.5 / 97.5 percentiles of the mean over ``n_boot`` resamples of the images."""
     idx = rng.integers(0, len(gains), size=(n_boot, len(gains)))
     means = gains[idx].mean(axis=1)
     return float(gains.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
 
 ci_rows = {}
 for (s, w, set_name), cell in per_image.items():
@@ -532,14 +525,140 @@ print(f"chapter time: {time.perf_counter() - _chapter_start:.0f} s")
 # - On Table 3's anisotropic, noisy kernels: {glue:md}`ch07_t3`
 # - On the USR-DU stand-ins: {glue:md}`ch07_usrdu`
 # - {glue:md}`ch07_cost`
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Score the Table 2 cells with `y_channel=False`. Does the ranking of bicubic and DASR change, or only the level?
-# 2. Set `table3_images = 0` and compare the full-Set14 cells with the paper's DASR row. Which kernels are closest?
-# 3. Bootstrap with 5 images instead of 14 (take Set14's first five). How much wider is the interval?
-# 4. Blur an HR image with σ = 1, 2, 3 and add noise 5, 10, 20; plot NIQE against each. Which does NIQE punish more?
+# Each exercise has a solution, hidden until you open it. Those with a code cell end in a check (an `assert`) that fails
+# on a wrong answer: run them at `tiny` as they are, or replace the code between `### BEGIN SOLUTION` and `### END
+# SOLUTION` with your own. `make assignments` writes this chapter without the solutions (see the instructor page).
+
+# %% [markdown]
+# ```{exercise} Fewer images, wider intervals
+# :label: ch7-bootstrap
 #
+# Bootstrap the mean gain of 14 per-image gains, then of 5 of them. How much wider is the 95 % interval? Does the
+# particular subset matter? In the code cell, your answer defines `w5`, `w14`, `w_first5`: the checks below it read
+# them.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch7-bootstrap
+# :class: dropdown
+# ```
+#
+# The interval of a mean narrows roughly like $1/\sqrt n$, so 5 images instead of 14 widen it by about $\sqrt{14/5}
+# \approx 1.7$ on average (a little less with the bootstrap's percentile interval). A particular subset can be narrower,
+# as the first five are here: with five images the interval's own width is noisy. That is the argument for reporting
+# intervals on the whole set.
+
+# %%
+import numpy as np
+
+rng = np.random.default_rng(0)
+gains14 = rng.normal(1.0, 0.6, 14)  # per-image PSNR gains (dB) of some method over bicubic on 14 images
+### BEGIN SOLUTION
+def ci_width(g, n_boot=2000, seed=0):
+    r = np.random.default_rng(seed)
+    means = g[r.integers(0, len(g), size=(n_boot, len(g)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return hi - lo
+
+w14 = ci_width(gains14)
+w_first5 = ci_width(gains14[:5])
+w5 = np.mean([ci_width(rng.choice(gains14, 5, replace=False), seed=i) for i in range(200)])  # typical 5-subset
+### END SOLUTION
+print(f"95 % interval width: 14 images {w14:.3f} dB; the first 5 {w_first5:.3f} dB; a typical 5 {w5:.3f} dB, "
+      f"ratio {w5 / w14:.2f} (sqrt(14/5) = {np.sqrt(14 / 5):.2f})")
+assert 1.3 < w5 / w14 < 2.1, "on average the width grows roughly like 1/sqrt(n)"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} What NIQE punishes
+# :label: ch7-niqe
+#
+# Blur a built-in photograph with σ = 1, 2, 3, and separately add Gaussian noise of 5, 10 and 20 gray levels. Compute
+# NIQE for each. In the code cell, your answer defines `blurred`, `noisy`: the checks below it read them.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch7-niqe
+# :class: dropdown
+# ```
+#
+# Both raise NIQE steadily: blur removes the local contrast whose statistics the pristine model expects, and noise adds
+# contrast with the wrong statistics. Which one NIQE punishes more depends on the levels you compare; at the levels here
+# the curves overlap, which is why NIQE alone cannot tell a blurry output from a noisy one.
+
+# %%
+import torch
+
+from srlib.data import builtin_images
+from srlib.degradations import DegradationSpec
+from srlib.niqe import niqe
+
+_, hr = builtin_images("test")[0]
+g = torch.Generator().manual_seed(0)
+### BEGIN SOLUTION
+import torch.nn.functional as F
+
+def blur(x, sigma):
+    k = DegradationSpec(1, sigma=sigma).kernel()
+    pad = k.shape[-1] // 2
+    xp = F.pad(x[None], (pad,) * 4, mode="reflect")
+    return F.conv2d(xp, k.expand(3, 1, -1, -1).to(x.dtype), groups=3)[0]
+
+blurred = {s: niqe(blur(hr, s)) for s in (1, 2, 3)}
+noisy = {n: niqe((hr + n / 255 * torch.randn(hr.shape, generator=g)).clamp(0, 1)) for n in (5, 10, 20)}
+### END SOLUTION
+print("blur σ:", {k: round(v, 2) for k, v in blurred.items()}, " noise:", {k: round(v, 2) for k, v in noisy.items()},
+      f" clean: {niqe(hr):.2f}")
+assert list(blurred.values()) == sorted(blurred.values()), "more blur, higher NIQE"
+assert list(noisy.values()) == sorted(noisy.values()), "more noise, higher NIQE"
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Y or RGB?
+# :label: ch7-rgb
+#
+# Score the Table 2 cells with `y_channel=False`. Does the ranking of bicubic and DASR change, or only the level?
+# ```
+
+# %% [markdown]
+# ```{solution} ch7-rgb
+# :class: dropdown
+#
+# The level drops: RGB PSNR includes the colour channels' errors and does not compress the range to 16-235 as Y does
+# (7.1 measures the change). The ranking is likely to stay, because both methods are scored the same way and DASR's gain
+# is mostly in luminance detail. It can change where a method makes colour errors that Y hides, so check the per-image
+# pairs, not only the means.
+# ```
+
+# %% [markdown]
+# ```{exercise} The full Table 3
+# :label: ch7-table3
+#
+# Set `table3_images = 0` and compare the full-Set14 cells with the paper's DASR row. Which kernels would you expect to
+# be closest?
+# ```
+
+# %% [markdown]
+# ```{solution} ch7-table3
+# :class: dropdown
+#
+# The paper's Table 3 model was trained on anisotropic kernels with noise; the zoo's small DASR saw only isotropic,
+# noise-free ones, and is a far smaller network. Expect the gap to be smallest for the kernels closest to isotropic (λ1
+# ≈ λ2) at noise 0, and largest for the most elongated kernels and at noise 10. The paper's row is only comparable on
+# all 14 images, which is why the chapter leaves it out of a subset.
+# ```
+
+# %% [markdown]
 # ## Paper vs. code
 #
 # :::{admonition} Where the authors' code departs from the paper
