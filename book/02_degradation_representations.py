@@ -276,13 +276,17 @@ for name, X in features.items():
 base = results["blur statistics (control)"]["probe"]
 print(f"{len(hr_crops)} held-out crops x {len(sigmas)} kernel widths, x4; profile={profile}, seed={seed}, "
       f"pretrained={pretrained}")
-print(f"{'representation':<27}{'separation (folds)':<28}{'probe R2 (folds)':<30}{'MAE σ':>6}{'photograph':>12}")
-for name, r in results.items():
-    p = r["probe"]
-    print(f"{name:<27}{r['sep']:.3f} {str(np.round(r['sep_folds'], 3)):<22}{p['r2']:6.3f} "
-          f"{str(np.round(p['r2_folds'], 2)):<23}{p['mae']:6.2f}{r['photo']:12.3f}")
-print(f"{'constant guess':<27}{chance:.3f} (chance){'':<14}{base['baseline_r2']:6.3f}{'':<24}"
-      f"{base['baseline_mae']:6.2f}{1 / len(test_images):12.3f} (chance)")
+import pandas as pd
+from IPython.display import display
+
+rows = {name: {"separation": f"{r['sep']:.3f}", "separation folds": ", ".join(f"{v:.3f}" for v in r["sep_folds"]),
+               "probe R²": f"{r['probe']['r2']:.3f}",
+               "probe R² folds": ", ".join(f"{v:.2f}" for v in r["probe"]["r2_folds"]),
+               "MAE σ": f"{r['probe']['mae']:.2f}", "photograph": f"{r['photo']:.3f}"}
+        for name, r in results.items()}
+rows["constant guess (chance)"] = {"separation": f"{chance:.3f}", "probe R²": f"{base['baseline_r2']:.3f}",
+                                   "MAE σ": f"{base['baseline_mae']:.2f}", "photograph": f"{1 / len(test_images):.3f}"}
+display(pd.DataFrame(rows).T.fillna(""))
 
 # %%
 MARKERS = ("o", "^", "s", "D", "v")

@@ -386,10 +386,14 @@ from srlib.usrdu.analysis import likelihood_rows
 liks = {k: likelihood_rows(o) for k, o in outs_by.items()}
 labels = {"gaussian_yb": "Gaussian around y_b, global sigma", "laplace_yb": "Laplace around y_b, global b",
           "laplace_yg": "Laplace around y_g, global b", "theta_yg": "Laplace around y_g, learned theta (per pixel)"}
-print(f"{'mean log-likelihood per value':48s}" + "".join(f"{short[k]:>20s}" for k in liks))
-for key, label in labels.items():
-    print(f"{label:48s}" + "".join(f"{r[key]:20.3f}" for r in liks.values()))
-print(f"{'(global b around y_g, gray levels)':48s}" + "".join(f"{r['b_yg']:20.2f}" for r in liks.values()))
+import pandas as pd
+from IPython.display import display
+
+lik_table = pd.DataFrame({short[k]: {**{label: f"{r[key]:.3f}" for key, label in labels.items()},
+                                     "(global b around y_g, gray levels)": f"{r['b_yg']:.2f}"}
+                          for k, r in liks.items()})
+lik_table.index.name = "mean log-likelihood per value"
+display(lik_table)
 print(f"(live DSN: profile {profile}, seed {seed}" + ("; zoo DSN: see 5.4)" if len(liks) > 1 else ")"))
 
 r = liks[analysed]

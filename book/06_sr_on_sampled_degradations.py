@@ -32,6 +32,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 
 import srlib.env
@@ -140,7 +141,7 @@ show_source(train_srn, start="# G step", stop="opt_d.step()")
 # pairs as the rest of the chapter (RGB, 4-pixel crop), and give NIQE of the HR images as a reference.
 
 # %%
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from srlib import metrics, zoo
@@ -170,11 +171,11 @@ if zoo_models:
     hr_niqe = float(np.mean([niqe(hr, crop=4) for _, _, hr in val]))
     lp_note = "" if metrics.lpips_available() else lpips_unavailable_reason()
     print(f"\n{len(val)} validation pairs (stand-in camera, x4), RGB, crop 4; lower NIQE / LPIPS is better")
-    print(f"{'':24s} {'PSNR':>7s} {'SSIM':>7s} {'NIQE':>6s} {'LPIPS':>7s}")
-    for k, r in zoo_rows.items():
-        lp = "n/a" if isinstance(r["lpips"], str) else f"{r['lpips']:.4f}"
-        print(f"{k:24s} {r['psnr']:7.2f} {r['ssim']:7.4f} {r['niqe']:6.2f} {lp:>7s}")
-    print(f"{'HR (reference)':24s} {'':7s} {'':7s} {hr_niqe:6.2f}")
+    zoo_table = pd.DataFrame({k: {"PSNR": f"{r['psnr']:.2f}", "SSIM": f"{r['ssim']:.4f}", "NIQE": f"{r['niqe']:.2f}",
+                                  "LPIPS": "n/a" if isinstance(r["lpips"], str) else f"{r['lpips']:.4f}"}
+                              for k, r in zoo_rows.items()}).T
+    zoo_table.loc["HR (reference)"] = ["", "", f"{hr_niqe:.2f}", ""]
+    display(zoo_table)
     if lp_note:
         print(f"LPIPS: {lp_note}")
     print(f"({time.perf_counter() - t0:.0f} s)")
@@ -340,19 +341,19 @@ from srlib.evaluate import bicubic_upscaler
 ref = {"bicubic": evaluate_pairs(bicubic_upscaler(4), val), "PSNR init": evaluate_pairs(load_upscaler(init), val)}
 ref.update({k: r for k, r in zoo_rows.items() if k != "bicubic"})  # the zoo's small models of 6.4, for scale
 print(f"Validation: {len(val)} built-in test images through the stand-in camera, x4, RGB, crop 4 "
-      f"(profile {profile}, seeds {seeds}; mean ± std over seeds)")
-print(f"{'':22s} {'PSNR':>14s} {'SSIM':>16s} {'LPIPS':>12s} | paper Table 1 (Track 1): PSNR / SSIM / LPIPS")
-for k, r in ref.items():
-    lp = r["lpips"] if isinstance(r["lpips"], str) else f"{r['lpips']:.4f}"
-    print(f"{k:22s} {r['psnr']:8.2f}       {r['ssim']:8.4f}         {lp:>12s} |")
+      f"(profile {profile}, seeds {seeds}; mean ± std over seeds); paper: Table 1, NTIRE 2020 Track 1")
+fmt = lambda v, d: v if isinstance(v, str) else f"{v:.{d}f}"  # noqa: E731  LPIPS may read "unavailable"
+t1 = {k: {"PSNR": f"{r['psnr']:.2f}", "SSIM": f"{r['ssim']:.4f}", "LPIPS": fmt(r["lpips"], 4)} for k, r in ref.items()}
 for n, sit in SITUATIONS.items():
     p = np.array([results[n, s]["psnr"] for s in seeds])
     q = np.array([results[n, s]["ssim"] for s in seeds])
     lp = results[n, seeds[0]]["lpips"]
     lp = f"{np.mean([results[n, s]['lpips'] for s in seeds]):.4f}" if not isinstance(lp, str) else lp
     pp = PAPER_TABLE1[n]
-    print(f"{n} {sit.label[:20]:20s} {p.mean():6.2f} ± {p.std():4.2f}  {q.mean():.4f} ± {q.std():.4f} {lp:>12s} | "
-          f"{pp[0]:.2f} / {pp[1]:.4f} / {pp[2]:.4f}")
+    t1[f"{n} {sit.label}"] = {"PSNR": f"{p.mean():.2f} ± {p.std():.2f}", "SSIM": f"{q.mean():.4f} ± {q.std():.4f}",
+                              "LPIPS": lp, "paper PSNR": f"{pp[0]:.2f}", "paper SSIM": f"{pp[1]:.4f}",
+                              "paper LPIPS": f"{pp[2]:.4f}"}
+display(pd.DataFrame(t1).T.fillna(""))
 say("ch06_tiny_init", f"The live PSNR initialisation ({psnr_init_iters} iterations) scores an RGB PSNR of "
     f"{ref['PSNR init']['psnr']:.2f} dB, "
     f"{gap_phrase(ref['PSNR init']['psnr'], ref['bicubic']['psnr'])} bicubic ({ref['bicubic']['psnr']:.2f} dB).")

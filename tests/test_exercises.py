@@ -178,3 +178,25 @@ def test_student_notebook_executes_up_to_the_first_exercise(student, tmp_path):
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
+
+
+def test_grader_reports_each_exercise(tmp_path):
+    """tools/grade_assignments.py runs a submission and tells passed, not answered, failed check and discussion."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import grade_assignments
+
+    sys.path.pop(0)
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(cells=[
+        code("x = 1"),
+        md("### Exercise: Right\n\ntext"), code("y = x + 1\nassert y == 2"),
+        md("### Exercise: Stub\n\ntext"), code("# YOUR CODE HERE\nraise NotImplementedError()\nassert z == 3"),
+        md("### Exercise: Wrong\n\ntext"), code("z = 4\nassert z == 3, 'z should be 3'"),
+        md("### Exercise: Talk\n\ntext"), md("## Paper vs. code"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "sub.ipynb"
+    nbformat.write(nb, path)
+    results = {r["exercise"]: r["result"] for r in grade_assignments.grade(path, timeout=60)}
+    assert results == {"Right": "passed", "Stub": "not answered", "Wrong": "check failed: z should be 3",
+                       "Talk": "discussion"}

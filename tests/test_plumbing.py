@@ -350,3 +350,14 @@ class TestProgress:
         for _ in runs.progress(range(3), desc="y"):
             pass
         assert "y:" in capsys.readouterr().out
+
+
+def test_book_runner_records_times_for_the_instructor_page(run_book, tmp_path):
+    path = tmp_path / "times.json"
+    run_book.record_time("01_a.py", "tiny", 12.34, 20.0, 1.5, "ok", path=path)
+    run_book.record_time("02_b.py", "tiny", 3.0, 2.0, 0.5, "ok", path=path)
+    import json
+
+    data = json.loads(path.read_text())
+    assert list(data) == ["01_a.py", "02_b.py"] and data["01_a.py"]["wall_s"] == 12.3 and data["02_b.py"]["cpu_s"] == 2.0
+    assert data["01_a.py"]["machine"] and data["01_a.py"]["cores"] >= 1

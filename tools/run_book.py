@@ -131,6 +131,35 @@ def overrides(nb_path: Path, params: dict) -> dict:
     return out
 
 
+TIMES = ROOT / "_build" / "chapter_times.json"
+
+
+def cpu_name() -> str:
+    """The CPU model (Linux /proc/cpuinfo), else the platform's machine type."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def record_time(name: str, profile: str, wall: float, cpu: float, load: float, status: str, path: Path = TIMES) -> None:
+    """Add one chapter's timing to ``path`` (JSON), written after every chapter so that a page executed later in the
+    same build (the instructor page) can show the times of the run that produced the book."""
+    import json
+
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data[name] = {"profile": profile, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": round(load, 2),
+                  "status": status, "cores": os.cpu_count(), "machine": cpu_name(),
+                  "date": time.strftime("%Y-%m-%d")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))
+
+
 def run_chapter(src: Path, profile: str) -> None:
     """Convert ``src`` to ``.ipynb`` beside it and execute it in place (raises papermill's error on a failing cell)."""
     nb_path = src.with_suffix(".ipynb")
@@ -175,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     rows, failed = [], []
+    if not args.only:  # a whole build: the timing file describes this run only
+        TIMES.unlink(missing_ok=True)
     for src in chapters:
         print(f"=== executing {src.relative_to(ROOT)} (profile={args.profile})", flush=True)
         cpu0, start, error = children_cpu_seconds(), time.perf_counter(), False
@@ -190,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(src.name)
         rows.append((src.name, wall, cpu, load, status))
         print(f"    {status}: wall {wall:.1f} s, CPU {cpu:.1f} s, load {load:.2f}", flush=True)
+        record_time(src.name, args.profile, wall, cpu, load, status)
 
     width = max(len(r[0]) for r in rows)
     print(f"\nChapter timings (profile={args.profile}, {os.cpu_count()} CPU cores)")
