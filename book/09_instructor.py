@@ -16,7 +16,7 @@
 # the exercises. The tables below are computed when the book is built, not typed.
 
 # %% tags=["parameters"]
-profile = "tiny"  # the profile the chapters were built with, as make book PROFILE=... passes it
+profile = "tiny"  # the profile make book passes to every page
 times_file = "_build/chapter_times.json"  # written by tools/run_book.py after each chapter
 
 # %%
