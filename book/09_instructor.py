@@ -13,13 +13,14 @@
 #
 # This page is for teaching a course with the book. It gives the time each chapter took in the build that produced
 # these pages, what each exercise trains, a suggested sequence for a 3-4 week module, and how to hand out and grade
-# the exercises. The tables below are computed when the book is built, not typed.
+# the exercises. The tables below are computed when the book is built, not typed; the code that makes them is in
+# `book/09_instructor.py`.
 
 # %% tags=["parameters"]
 profile = "tiny"  # the profile make book passes to every page
 times_file = "_build/chapter_times.json"  # written by tools/run_book.py after each chapter
 
-# %%
+# %% tags=["remove-cell"]
 import json
 import re
 from pathlib import Path
@@ -28,6 +29,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
+pd.set_option("display.max_colwidth", None)  # the "trains" column in full
+
 # %% [markdown]
 # ## Run time per chapter
 #
@@ -35,7 +38,7 @@ from myst_nb import glue
 # processes it starts). The CPU time is the steadier number: wall time also counts other jobs that shared the
 # machine, which the load column shows. {glue:md}`instr_times`
 
-# %%
+# %% tags=["remove-input"]
 times_path = Path(times_file)
 times = json.loads(times_path.read_text()) if times_path.is_file() else {}
 chapters = sorted(p for p in Path("book").glob("0[1-8]_*.py"))
@@ -69,7 +72,7 @@ else:
 # solution for the instructor and are best done in pairs or in class. The solutions are hidden behind a "Solution"
 # button in the HTML.
 
-# %%
+# %% tags=["remove-input"]
 SKILLS = {
     "ch1-border": "reading a degradation pipeline: where two implementations of one protocol differ",
     "ch1-width": "what a kernel parameter means, measured from the kernel itself",
