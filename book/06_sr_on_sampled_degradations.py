@@ -22,7 +22,7 @@
 # - read how srlib samples LR patches in the official "online" scheme and in a cached one;
 # - see what the gradient operator $G$ (paper Eq. 11 and the official code's variant) shows a discriminator;
 # - score trained models from srlib's zoo (a DSN, its PSNR-oriented initialisation and the SRN of situation 5)
-#   against bicubic by PSNR, NIQE and LPIPS, and look at their outputs;
+#   against bicubic by PSNR, NIQE and (with the ImageNet AlexNet weights) LPIPS, and look at their outputs;
 # - train the ESRGAN RRDBNet on sampled LR images at the `tiny` profile;
 # - rerun the five situations of Table 1 with two seeds each and set them beside the paper's numbers;
 # - compare SR outputs on crops, and say what a CPU-sized run can and cannot show.
@@ -519,8 +519,8 @@ assert grads["sigmoid"][1] < 1e-9, "the sigmoid + clamp form saturates: no gradi
 # ```{solution} ch6-online
 # :class: dropdown
 #
-# The offline scheme computes θ once per HR image and samples ε each time a patch is drawn. The online scheme runs the
-# DSN on every (flipped or rotated) HR patch of every batch to recompute θ, which adds one DSN forward pass per
+# The cached scheme (6.1) computes θ once per HR image and samples ε each time a patch is drawn. The online scheme runs
+# the DSN on every (flipped or rotated) HR patch of every batch to recompute θ, which adds one DSN forward pass per
 # iteration. Time both with `time.perf_counter()` around a fixed number of iterations, after a warm-up, on the same
 # machine and load; report the ratio, not the seconds.
 # ```

@@ -35,8 +35,8 @@ pd.set_option("display.max_colwidth", None)  # the "trains" column in full
 # ## Run time per chapter
 #
 # `make book` executes every chapter with papermill and records its wall time and CPU time (the kernel and any worker
-# processes it starts). The CPU time is the steadier number: wall time also counts other jobs that shared the
-# machine, which the load column shows. {glue:md}`instr_times`
+# processes it starts), in the table below. The CPU time is the steadier number: wall time also counts other jobs that
+# shared the machine, which the load column shows. {glue:md}`instr_times`
 
 # %% tags=["remove-input"]
 times_path = Path(times_file)
@@ -57,7 +57,7 @@ if measured:
         f"{sum(t['wall_s'] for t in measured) / 60:.0f} minutes of wall time and "
         f"{sum(t['cpu_s'] for t in measured) / 60:.0f} minutes of CPU time in all; the longest took "
         f"{max(t['wall_s'] for t in measured):.0f} s. A student laptop with {m['cores']} free cores of similar speed "
-        "should take about the wall times above when nothing else runs (the load column shows how busy this machine "
+        "should take about the wall times below when nothing else runs (the load column shows how busy this machine "
         "was). Chapters load the zoo's checkpoints and train only their tiny models live, so students need no "
         "GPU."), display=False)
 else:
@@ -67,7 +67,8 @@ else:
 # %% [markdown]
 # ## What each exercise trains
 #
-# Every chapter ends with at least four exercises. *Coding* exercises have a code cell that ends in checks (asserts
+# Every chapter has an Exercises section with at least four exercises, numbered through the book as on the chapter
+# pages. *Coding* exercises have a code cell that ends in checks (asserts
 # taken from the solution), so a student knows when an answer is right; *discussion* exercises have a written
 # solution for the instructor and are best done in pairs or in class. The solutions are hidden behind a "Solution"
 # button in the HTML.
@@ -107,9 +108,9 @@ DIRECTIVE = re.compile(r"```\{exercise\}[ \t]*(.*)\n:label:[ \t]*(\S+)")
 exercises = []
 for p in chapters:
     text = p.read_text()
-    for n, (title, label) in enumerate(DIRECTIVE.findall(text.replace("\n# ", "\n").replace("\n#\n", "\n\n")), 1):
+    for title, label in DIRECTIVE.findall(text.replace("\n# ", "\n").replace("\n#\n", "\n\n")):
         runnable = f"{{solution-start}} {label}" in text
-        exercises.append({"chapter": p.stem[:2], "exercise": n, "title": title.strip(), "label": label,
+        exercises.append({"chapter": p.stem[:2], "exercise": len(exercises) + 1, "title": title.strip(), "label": label,
                           "kind": "coding, checked" if runnable else "discussion", "trains": SKILLS.get(label, "")})
 ex = pd.DataFrame(exercises)
 missing = sorted(set(ex["label"]) - set(SKILLS)) + sorted(set(SKILLS) - set(ex["label"]))
@@ -120,6 +121,21 @@ glue("instr_counts", Markdown(
     f"coding exercises with checked solutions (at least {int(counts.get('coding, checked', 0).min())} per chapter)."),
     display=False)
 display(ex.drop(columns="label").set_index(["chapter", "exercise"]))
+number = dict(zip(ex["label"], ex["exercise"]))
+WEEKS = [  # (week, chapters, lecture, homework: coding exercises, in class: discussion exercises)
+    ("1", "1, 7.1", "degradation models; how SR is scored", ["ch1-border", "ch1-width"], ["ch1-poisson", "ch7-rgb"]),
+    ("2", "2, 3", "contrastive degradation representations; DA convolutions",
+     ["ch2-infonce", "ch2-queue", "ch3-zero"], ["ch2-ridgecv", "ch3-tiles"]),
+    ("3", "4, 5", "ablations and seeds; degradation uncertainty", ["ch4-width", "ch5-optimum", "ch5-sampling"],
+     ["ch4-seeds", "ch4-model1"]),
+    ("4 (optional)", "6, 7, ledger", "training on sampled degradations; evaluation",
+     ["ch6-gradient", "ch6-saturation", "ch7-bootstrap", "ch7-niqe"], ["ch6-constant", "ch7-table3"]),
+]
+assert all(lab in number for *_, hw, cls in WEEKS for lab in hw + cls), "the plan names an exercise that is gone"
+plan = pd.DataFrame([{"week": w, "chapters": c, "lecture": lec,
+                      "homework (coding)": ", ".join(str(number[lab]) for lab in hw),
+                      "in class (discussion)": ", ".join(str(number[lab]) for lab in cls)}
+                     for w, c, lec, hw, cls in WEEKS]).set_index("week")
 
 # %% [markdown]
 # {glue:md}`instr_counts`
@@ -129,13 +145,12 @@ display(ex.drop(columns="label").set_index(["chapter", "exercise"]))
 # One chapter pair a week, each with a lecture on the paper section, a lab on the chapter at `tiny`, and its coding
 # exercises as homework. The discussion exercises work as in-class questions.
 #
-# | week | chapters | lecture | homework (coding) | in class (discussion) |
-# |---|---|---|---|---|
-# | 1 | 1, 7.1 | degradation models, how SR is scored | ch1-border, ch1-width | ch1-poisson, ch7-rgb |
-# | 2 | 2, 3 | contrastive degradation representations, DA convolutions | ch2-infonce, ch2-queue, ch3-zero | ch2-ridgecv, ch3-tiles |
-# | 3 | 4, 5 | ablations and seeds; degradation uncertainty | ch4-width, ch5-optimum, ch5-sampling | ch4-seeds, ch4-model1 |
-# | 4 (optional) | 6, 7, ledger | training on sampled degradations; evaluation | ch6-gradient, ch6-saturation, ch7-bootstrap, ch7-niqe | ch6-constant, ch7-table3 |
-#
+# The plan below gives exercise numbers as on the chapter pages.
+
+# %% tags=["remove-input"]
+display(plan)
+
+# %% [markdown]
 # A final project fits the fourth week: pick a row of the reproduction ledger whose status is "differs" or "needs a
 # GPU", state what would settle it, and run the cheapest experiment that moves it.
 #

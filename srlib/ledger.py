@@ -46,8 +46,8 @@ LEDGER = (
          "separation near chance) and identifies the photograph instead, while Model 1's encoder, trained only "
          "through the SR loss, carries more of the width (2.3 prints both, fold by fold); hand-made blur statistics "
          "separate them too. The paper trains 97k "
-         "encoder iterations at batch 32; a paper-size encoder on one H200 for 15k iterations reached 0.26 "
-         "(benchmarks/results/)."),
+         "encoder iterations at batch 32; a paper-size encoder on one H200 for 15k iterations reached a separation "
+         "of 0.26 against chance 0.20 (benchmarks/results/)."),
     Item("DASR", "Fig. 4", "PSNR on Set14 with representations taken from other images of the same kernel",
          "3.5", "zoo dasr-small-x4-model4 (small)", "differs",
          "Representations of other photographs with the same kernel move the PSNR of one image more than its own "
@@ -81,7 +81,10 @@ LEDGER = (
     Item("USR-DU", "Table 1", "Ablation situations 1-5 on NTIRE 2020 Track 1 (PSNR, SSIM, LPIPS)", "6.4, 6.5",
          "zoo usrdu-small-srn-s5 (small); live tiny situations 1-5", "needs a GPU or data not present",
          "NTIRE 2020 Track 1 and ImageNet VGG/AlexNet weights are not available here; the stand-in numbers are not "
-         "comparable with the paper's, and the tiny rows sit inside their seed spread."),
+         "comparable with the paper's. Ours are the manifest's scores of the small SRN on the Set5 and Set14 "
+         "stand-ins (benchmarks/bench_zoo.py); chapter 6 scores 3 built-in images and chapter 7 the first 8 large "
+         "images, so their numbers differ. The tiny rows of 6.5 differ mostly by which of three short DSN runs they "
+         "share, so their order is not evidence for or against the paper."),
     Item("USR-DU", "Table 2", "NTIRE 2020 Track 1 (PSNR, SSIM, LPIPS) and Track 2 (NIQE)", "7.4",
          "zoo usrdu-small-psnr-init and usrdu-small-srn-s5 (small)", "needs a GPU or data not present",
          "Filled on stand-in Tracks 1 and 2 (seeded cameras); the real NTIRE data are not shipped. With the "
