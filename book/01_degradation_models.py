@@ -40,9 +40,11 @@ import numpy as np
 import torch
 
 import srlib.env
+import srlib.show
 from srlib.show import show_source
 
 srlib.env.report()
+srlib.show.book_style()  # readable text in figures scaled to the page
 torch.set_num_threads(max(1, torch.get_num_threads()))
 _chapter_start = time.perf_counter()
 

@@ -39,9 +39,11 @@ import torch
 from myst_nb import glue
 
 import srlib.env
+import srlib.show
 from srlib.show import show_source
 
 srlib.env.report()
+srlib.show.book_style()  # readable text in figures scaled to the page
 _chapter_start = time.perf_counter()
 
 # %% tags=["parameters"]
@@ -165,12 +167,12 @@ for ax, key, color, title, ref, ref_label in (
     ax.axhline(ref, ls=":", color="gray", label=ref_label)
     ax.axvspan(0, cfg4.stage1_iters, color="gray", alpha=0.1)
     ax.set(title=title, xlabel="iteration (shaded: stage 1)")
-    ax.legend(fontsize=8)
+    ax.legend()
 for log, color, name in ((log4, "C2", "Model 4"), (log1, "C3", "Model 1")):
     l1 = smooth([r["l1"] for r in log if r["stage"] == 2])
     axes[2].plot(np.arange(len(l1)), l1, color=color, label=name)
 axes[2].set(title="L1 (0-255 scale), smoothed", xlabel="joint-stage iteration")
-axes[2].legend(fontsize=8)
+axes[2].legend()
 fig.suptitle(f"training curves (profile={profile}, seed={seed})", fontsize=10)
 plt.tight_layout()
 plt.show()
@@ -315,8 +317,8 @@ for col, (name, X) in enumerate(features.items()):
     axes[1, col].axhline(np.mean(sigmas), color="C3", lw=1, label="constant guess")
     axes[1, col].set(title=f"probe R² {p['r2']:.2f}, MAE {p['mae']:.2f}", xlabel="true σ",
                      ylim=(-1, 5), ylabel="predicted σ" if col == 0 else None)
-axes[0, -1].legend(fontsize=8, loc="best")
-axes[1, 0].legend(fontsize=8, loc="upper left")
+axes[0, -1].legend(loc="best")
+axes[1, 0].legend(loc="upper left")
 fig.suptitle(f"Fig. 3 analogue: t-SNE of held-out crops (top; marker = photograph) and the kernel-width probe on "
              f"unseen photographs (bottom; colour = photograph); x4, profile={profile}, seed={seed}, "
              f"pretrained={pretrained}", fontsize=10)
@@ -464,7 +466,7 @@ for row, (study, (classes, names)) in enumerate(studies.items()):
         print(f"{study:<40} {name:<18} separation {mean:.3f} folds {np.round(folds, 3)} (chance 0.20); "
               f"profile={profile}, seed={seed}")
         tsne_panel(axes[row, col], tsne(X, seed), y, names, f"{study}\n{name}: separation {mean:.2f}")
-    axes[row, 1].legend(fontsize=7)
+    axes[row, 1].legend()
 fig.suptitle(f"Fig. 6 analogue (x4, held-out crops, profile={profile}, seed={seed})", fontsize=10)
 plt.tight_layout()
 plt.show()

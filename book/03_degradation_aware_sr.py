@@ -40,11 +40,13 @@ import numpy as np
 import torch
 
 import srlib.env
+import srlib.show
 from IPython.display import Markdown
 from myst_nb import glue
 from srlib.show import show_source
 
 srlib.env.report()
+srlib.show.book_style()  # readable text in figures scaled to the page
 _chapter_start = time.perf_counter()
 
 def say(key: str, text: str) -> None:
@@ -241,9 +243,9 @@ for ax, (set_name, rows) in zip(axes[0], results.items()):
         gain = [v - b for v, b in zip(paper["DASR"][set_name], paper["Bicubic"][set_name])]
         ax.plot(widths, gain, "k^--", label="paper: DASR")
     ax.set(title=f"{set_name} (x{scale})", xlabel="kernel width σ", xticks=widths)
-    ax.legend(fontsize=7)
+    ax.legend()
 axes[0][0].set_ylabel("PSNR gain over bicubic (dB)")
-fig.suptitle(f"profile={profile}, seed={seed}", fontsize=9)
+fig.suptitle(f"profile={profile}, seed={seed}", fontsize=11)
 plt.tight_layout()
 plt.show()
 
@@ -312,8 +314,8 @@ for ax, (title, img) in zip(axes, panels.items()):
     ax.imshow(crop, interpolation="nearest")
     score = "" if title.startswith("LR") or title == "HR" else f"  {float(psnr(img, hr, crop=scale)[0]):.2f} dB"
     ax.set(xticks=[], yticks=[])
-    ax.set_title(f"{title}\n{score.strip()}" if score else title, fontsize=9)
-fig.suptitle(f"{name}, σ={sigma}, x{scale}, zoomed {size}x{size} HR px (profile={profile}, seed={seed})", fontsize=9)
+    ax.set_title(f"{title}\n{score.strip()}" if score else title, fontsize=11)
+fig.suptitle(f"{name}, σ={sigma}, x{scale}, zoomed {size}x{size} HR px (profile={profile}, seed={seed})", fontsize=11)
 plt.tight_layout(rect=(0, 0, 1, 0.93))
 plt.show()
 
@@ -356,8 +358,7 @@ ax.axhline(bic_psnr, ls=":", color="gray", label="bicubic")
 ax.set(xticks=range(len(values)), xticklabels=[f"I_{i}" for i in range(1, 11)] + [f"I_1\nσ={w:g}" for w in wrong],
        ylabel="PSNR of SR(I_1) (dB)", ylim=(min(values + [bic_psnr]) - 0.5, max(values) + 0.3),
        title=f"Fig. 4 analogue, {net_name}, σ={sigma} (profile={profile}, seed={seed})")
-ax.tick_params(axis="x", labelsize=8)
-ax.legend(fontsize=8)
+ax.legend()
 plt.tight_layout()
 plt.show()
 
@@ -461,7 +462,7 @@ ax.plot(post_blur, blurred[-1] - blurred[-1, 0], "k^--", label="bicubic, input �
 ax.axhline(0, color="gray", lw=1, ls=":")
 ax.set(xlabel="extra blur t applied to the output (HR px)", ylabel="PSNR change (dB)",
        title=f"Is the output over-sharpened? ({probe_set}, profile={profile})")
-ax.legend(fontsize=7)
+ax.legend()
 plt.tight_layout()
 plt.show()
 

@@ -32,11 +32,13 @@ import pandas as pd
 import torch
 
 import srlib.env
+import srlib.show
 from IPython.display import Markdown
 from myst_nb import glue
 from srlib.show import show_source
 
 srlib.env.report()
+srlib.show.book_style()  # readable text in figures scaled to the page
 _chapter_start = time.perf_counter()
 pd.set_option("display.max_colwidth", None)  # the model descriptions of 4.1 in full
 
@@ -147,7 +149,7 @@ if pretrained:
     ax.plot(DASR_TABLE1["widths"], paper_gap, "k^--", label="paper (Set14)")
     ax.set(xlabel="kernel width σ", ylabel="Model 4 − Model 1 (dB)", xticks=widths,
            title="What the contrastive representation adds (Table 1)")
-    ax.legend(fontsize=8)
+    ax.legend()
     plt.tight_layout()
     plt.show()
 
@@ -291,7 +293,7 @@ axes[0].set(title=f"srlib, profile={profile}, {test_set}, seeds {seeds} (bars: m
             ylabel="PSNR (dB)")
 axes[1].set(title="paper Table 1 (Set14, full training)", xlabel="kernel width σ")
 for ax in axes:
-    ax.legend(fontsize=8)
+    ax.legend()
 plt.tight_layout()
 plt.show()
 

@@ -37,9 +37,11 @@ import numpy as np
 import torch
 
 import srlib.env
+import srlib.show
 from srlib.show import show_source
 
 srlib.env.report()
+srlib.show.book_style()  # readable text in figures scaled to the page
 _chapter_start = time.perf_counter()
 
 # %% tags=["parameters"]
@@ -276,7 +278,7 @@ for j, (title, img) in enumerate(cols):
     axes[1, j].imshow(img[crop].clamp(0, 1).permute(1, 2, 0), interpolation="nearest")
     p = "" if title == "real LR" else (
         f"\nPSNR vs real {float(psnr(img, outs[name]['real'], crop=4, y_channel=False)):.2f} dB")
-    axes[0, j].set_title(title.replace(", ", "\n", 1) + p, fontsize=9)
+    axes[0, j].set_title(title.replace(", ", "\n", 1) + p, fontsize=11)
 for a_ in axes.flat:
     a_.axis("off")
 plt.tight_layout()
@@ -321,7 +323,7 @@ for i, (k, o) in enumerate(outs_by.items()):
         t = v["theta"].mean(0)
         lo, hi = np.percentile(t[B:-B, B:-B].numpy(), [1, 99])
         im = a_.imshow(t, cmap="magma", vmin=lo, vmax=hi)
-        a_.set_title(fr"$\theta$ on {n}, {short[k]}", fontsize=9)
+        a_.set_title(fr"$\theta$ on {n}, {short[k]}", fontsize=11)
         a_.axis("off")
         plt.colorbar(im, ax=a_, fraction=0.046, label="gray levels (1st-99th percentile inside)")
 plt.tight_layout()

@@ -36,9 +36,11 @@ import pandas as pd
 import torch
 
 import srlib.env
+import srlib.show
 from srlib.show import show_source
 
 srlib.env.report()
+srlib.show.book_style()  # readable text in figures scaled to the page
 _chapter_start = time.perf_counter()
 
 # %% tags=["parameters"]

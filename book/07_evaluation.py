@@ -34,10 +34,12 @@ import pandas as pd
 import torch
 
 import srlib.env
+import srlib.show
 from IPython.display import Markdown, display
 from myst_nb import glue
 
 srlib.env.report()
+srlib.show.book_style()  # readable text in figures scaled to the page
 _chapter_start = time.perf_counter()
 
 def say(key: str, text: str) -> None:
@@ -156,10 +158,10 @@ fig, ax = plt.subplots(figsize=(7.5, 2.8))
 ypos = np.arange(len(deltas))
 for j, s in enumerate(score_sets):
     ax.barh(ypos + 0.38 * j - 0.19 * (len(score_sets) - 1), [d[j] for d in deltas.values()], height=0.36, label=s)
-ax.set_yticks(ypos, list(deltas), fontsize=8)
+ax.set_yticks(ypos, list(deltas))
 ax.axvline(0, color="k", lw=0.8)
 ax.set_xlabel("change in PSNR against the reference protocol (dB)")
-ax.legend(fontsize=8)
+ax.legend()
 plt.tight_layout()
 plt.show()
 
@@ -329,7 +331,7 @@ if 4 in models:
         ax.plot(range(1, 10), g, "o-", label=f"noise {n}")
     ax.axhline(0, color="gray", ls=":")
     ax.set(xlabel="Table 3 kernel (1-9)", ylabel="DASR small − bicubic (dB)", xticks=range(1, 10))
-    ax.legend(fontsize=8)
+    ax.legend()
     plt.tight_layout()
     plt.show()
     say("ch07_t3", f"Without noise the small DASR gains {dB(gains[0].min())} to {dB(gains[0].max())} dB over "
@@ -468,13 +470,13 @@ for i, (name, lr, _) in enumerate(shown):
         crop = sr[:, h // 2 - 64: h // 2 + 64, w // 2 - 64: w // 2 + 64]
         axes[i][j].imshow(crop.permute(1, 2, 0).numpy())
         if i == 0:
-            axes[i][j].set_title(label, fontsize=8)
-        axes[i][j].text(0.03, 0.04, f"NIQE {niqe(sr, crop=4):.2f}", transform=axes[i][j].transAxes, fontsize=8,
+            axes[i][j].set_title(label, fontsize=10)
+        axes[i][j].text(0.03, 0.04, f"NIQE {niqe(sr, crop=4):.2f}", transform=axes[i][j].transAxes, fontsize=10,
                         bbox=dict(facecolor="white", alpha=0.8, edgecolor="none", pad=1.5))
         axes[i][j].set_xticks([])
         axes[i][j].set_yticks([])
-    axes[i][0].set_ylabel(name, fontsize=8)
-fig.suptitle("second camera (seed 1), x4, centre 128x128 of the SR; NIQE of the whole SR image", fontsize=9)
+    axes[i][0].set_ylabel(name, fontsize=10)
+fig.suptitle("second camera (seed 1), x4, centre 128x128 of the SR; NIQE of the whole SR image", fontsize=11)
 plt.tight_layout()
 plt.show()
 
