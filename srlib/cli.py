@@ -184,7 +184,13 @@ def _run_train(argv: list[str]) -> int:
         got = f"unknown model {argv[0]!r}; " if argv and not argv[0].startswith("-") else ""
         raise UsageError(f"{got}usage: srlib train {'|'.join(TRAINERS)} --profile tiny|paper --out DIR [...] "
                          "(see srlib train dasr -h)")
-    return importlib.import_module(TRAINERS[argv[0]]).cli_main(argv[1:]) or 0
+    try:
+        return importlib.import_module(TRAINERS[argv[0]]).cli_main(argv[1:]) or 0
+    finally:  # a torchrun rank leaves its process group cleanly
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def _size_text(e) -> str:

@@ -351,7 +351,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def training_state(kind: str, cfg: Any, step: int, parts: Mapping[str, Any], generators=None, *,
-                   full: bool = True) -> dict:
+                   full: bool = True, rank_parts: Iterable[str] = (), ctx=None) -> dict:
     """The checkpoint dict every srlib trainer writes.
 
     Args:
@@ -362,16 +362,25 @@ def training_state(kind: str, cfg: Any, step: int, parts: Mapping[str, Any], gen
         generators: named ``torch.Generator`` objects whose state is captured with the global streams.
         full: also store the RNG states (``last.pt``); ``False`` for weights-only snapshots, whose ``parts`` should
             then hold only models.
+        rank_parts: names in ``parts`` whose state differs from rank to rank (the data samplers).
+        ctx: the :class:`srlib.distributed.Context` of a data-parallel run. Every rank must call this function for
+            a full state (it gathers each rank's random streams); rank 0 writes the result. The top-level ``rng`` and
+            ``rank_parts`` are rank 0's, ``other_ranks`` holds ranks 1..N-1's, ``world_size`` is N.
     """
     state = {"kind": kind, "format": CHECKPOINT_FORMAT, "config": to_dict(cfg), "step": int(step),
              **{name: part.state_dict() for name, part in parts.items()}}
     if full:
-        state["rng"] = capture_rng(generators)
+        local = {"rng": capture_rng(generators), **{name: state[name] for name in rank_parts}}
+        ranks = ctx.gather(local) if ctx is not None else [local]
+        state["rng"] = ranks[0]["rng"]
+        state["world_size"] = len(ranks)
+        state["other_ranks"] = ranks[1:]
     return state
 
 
 def resume(run: RunDir, kind: str, cfg: Any, parts: Mapping[str, Any], generators=None, *,
-           changeable: Iterable[str] = RESUMABLE_CHANGES) -> int:
+           changeable: Iterable[str] = RESUMABLE_CHANGES, rank_parts: Iterable[str] = (), ctx=None,
+           seed: int | None = None) -> int:
     """Continue a run from ``run.last`` if it exists; the one resume routine of every srlib trainer.
 
     Checks that the checkpoint is of ``kind`` and was written with the same config (fields in ``changeable`` may
@@ -381,6 +390,11 @@ def resume(run: RunDir, kind: str, cfg: Any, parts: Mapping[str, Any], generator
     The checkpoint is always read onto the CPU: RNG states must be CPU byte tensors (also those of CUDA generators),
     and each part's ``load_state_dict`` copies its tensors to wherever that part lives.
 
+    In a data-parallel run (``ctx``, see :mod:`srlib.distributed`) every rank calls this; rank ``r`` restores the
+    random streams and ``rank_parts`` that rank ``r`` saved. A rank the checkpoint has none for (more processes than
+    wrote it) seeds its generators and its ``rank_parts``' generators afresh from ``(seed, r, step)``; streams of
+    ranks that no longer exist are dropped. Only rank 0 touches the metrics log.
+
     Returns:
         The number of completed iterations to continue from.
 
@@ -388,8 +402,10 @@ def resume(run: RunDir, kind: str, cfg: Any, parts: Mapping[str, Any], generator
         CheckpointError: another kind, another config, or a checkpoint without a part; the message says how to start
             again.
     """
+    main = ctx is None or ctx.is_main
     if not run.has_checkpoint():
-        run.log.truncate_after(0)
+        if main:
+            run.log.truncate_after(0)
         return 0
     again = (f"start again with --no-resume (resume=False) or another output folder than {run.root}")
     state = load_checkpoint(run.last, map_location="cpu")
@@ -409,6 +425,26 @@ def resume(run: RunDir, kind: str, cfg: Any, parts: Mapping[str, Any], generator
                               f"snapshot?); {again}")
     for name, part in parts.items():
         part.load_state_dict(state[name])
-    restore_rng(state["rng"], generators)
-    run.log.truncate_after(state["step"])
-    return int(state["step"])
+    step = int(state["step"])
+    rank, world = (ctx.rank, ctx.world_size) if ctx is not None else (0, 1)
+    saved = [{"rng": state["rng"]}] + list(state.get("other_ranks", []))
+    if rank < len(saved):
+        restore_rng(saved[rank]["rng"], generators)
+        for name in rank_parts if rank else ():
+            parts[name].load_state_dict(saved[rank][name])
+    else:  # a rank the checkpoint has no streams for: new streams, never drawn by any rank before
+        from srlib.distributed import rank_seed
+
+        base = rank_seed(cfg.seed if seed is None else seed, rank, step)
+        gens = list((generators or {}).values()) + [parts[n].generator for n in rank_parts
+                                                    if hasattr(parts[n], "generator")]
+        for i, gen in enumerate(gens):
+            gen.manual_seed(base + i)
+    if main:
+        run.log.truncate_after(step)
+        if len(saved) != world:
+            print(f"note: {run.last} was written by {len(saved)} process(es) and is resumed by {world}: the weights "
+                  f"and optimiser continue exactly, ranks 0-{min(len(saved), world) - 1} continue their data streams"
+                  + (f", ranks {len(saved)}-{world - 1} start new ones" if world > len(saved) else "")
+                  + "; the run is not bit-identical to an uninterrupted one", file=sys.stderr)
+    return step

@@ -6,6 +6,16 @@ patch *of the same LR image* (same degradation, the positive) and differ from a 
 patches (other degradations, the negatives). The key encoder is a slowly moving copy of the query encoder
 (``theta_k <- m theta_k + (1 - m) theta_q``) and is never touched by the optimizer.
 
+Several processes (``torchrun``, :mod:`srlib.distributed`): the keys of every rank are all-gathered before they are
+enqueued, so the queue is the same on every rank and grows by the global batch, as in MoCo's reference implementation.
+The key encoder's momentum update reads only the query encoder's weights, which DDP keeps identical, so it is identical
+on every rank too. *Shuffle-BN* (``MoCo.shuffle_bn``, ``srlib train dasr --shuffle-bn``; off by default, as in the official code, whose
+shuffle helpers are never called): with several processes, the keys are computed on the global batch shuffled across
+ranks and then un-shuffled. It exists because BatchNorm computes its statistics per rank: a query and its positive key
+drawn on the same rank share those statistics, which can leak which pair belongs together and give the contrastive
+task a shortcut that is not the degradation. Shuffling puts each key among other images' statistics. With one process
+it changes nothing (batch statistics do not depend on the order).
+
 Paper vs. code: Eq. 3 puts only the queue negatives in the denominator; the official code (and this one) uses the
 standard InfoNCE logits ``[l_pos, l_neg]`` with the positive included in the softmax.
 """
@@ -18,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srlib.dasr.encoder import Encoder
+from srlib.distributed import all_gather_cat, world
 
 
 class MoCo(nn.Module):
@@ -63,6 +74,7 @@ class MoCo(nn.Module):
         queue = torch.randn(dim, self.K, generator=generator)
         self.register_buffer("queue", F.normalize(queue, dim=0))
         self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
+        self.shuffle_bn = False  # a training option, not state: see the module docstring
         self.encoder_q = encoder
         self.encoder_k = copy.deepcopy(encoder)
         for p in self.encoder_k.parameters():
@@ -85,6 +97,26 @@ class MoCo(nn.Module):
         self.queue[:, ptr : ptr + n] = keys.T
         self.queue_ptr[0] = (ptr + n) % self.K
 
+    @torch.no_grad()
+    def _keys(self, im_k: torch.Tensor) -> torch.Tensor:
+        rank, size = world()
+        if not self.shuffle_bn or size == 1:
+            return F.normalize(self.encoder_k(im_k)[1], dim=1)
+        # Shuffle-BN: rank 0 draws a permutation of the global batch, each rank encodes its slice of the shuffled
+        # batch, and the keys go back to their images' order.
+        import torch.distributed as dist
+
+        everything = all_gather_cat(im_k)  # (N * size, 3, h, w), rank order
+        comm = im_k.device if dist.get_backend() == "nccl" else torch.device("cpu")
+        perm = (torch.randperm(everything.shape[0]) if rank == 0 else
+                torch.empty(everything.shape[0], dtype=torch.long)).to(comm)
+        dist.broadcast(perm, 0)
+        mine = perm.view(size, -1)[rank].to(im_k.device)
+        keys = all_gather_cat(F.normalize(self.encoder_k(everything[mine])[1], dim=1))  # shuffled order
+        ordered = torch.empty_like(keys)
+        ordered[perm.to(keys.device)] = keys
+        return ordered.view(size, -1, keys.shape[1])[rank]
+
     def forward(self, im_q: torch.Tensor, im_k: torch.Tensor | None = None):
         if not self.training:
             return self.encoder_q(im_q)[0]
@@ -94,12 +126,12 @@ class MoCo(nn.Module):
         q = F.normalize(out_q, dim=1)  # (N, dim)
         with torch.no_grad():
             self.momentum_update()  # official order: update first, then compute keys
-            k = F.normalize(self.encoder_k(im_k)[1], dim=1)  # (N, dim)
+            k = self._keys(im_k)  # (N, dim), unit norm
         l_pos = (q * k).sum(dim=1, keepdim=True)  # (N, 1)
         l_neg = q @ self.queue.clone().detach()  # (N, K)
         logits = torch.cat([l_pos, l_neg], dim=1) / self.T  # (N, 1 + K), positive at index 0
         labels = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
-        self.enqueue(k)
+        self.enqueue(all_gather_cat(k))  # several processes: the keys of the whole global batch, in rank order
         return fea_q, logits, labels
 
 

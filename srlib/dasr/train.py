@@ -12,6 +12,11 @@ iteration counter (:meth:`DASRTrainConfig.lr_at`). The run follows srlib's one t
 ``out/checkpoints/last.pt`` holds weights, key encoder, queue, optimizer, sampler, iteration and every random stream,
 so a run resumes exactly; Ctrl-C finishes the current iteration, saves ``last.pt`` and raises
 :class:`srlib.runs.TrainingInterrupted`; ``final.pt`` is a weights-only snapshot of the finished schedule.
+
+Under ``torchrun`` (:mod:`srlib.distributed`) each rank draws ``batch_size / N`` images with its own streams, the
+network is wrapped in DistributedDataParallel, and MoCo enqueues the keys of all ranks (:func:`srlib.dasr.moco`), so
+the queue grows by the global batch on every rank, as in a one-process run. Shuffle-BN is an option (``shuffle_bn``,
+``--shuffle-bn``), off by default as in the official code (why it exists: :mod:`srlib.dasr.moco`).
 """
 from __future__ import annotations
 
@@ -21,8 +26,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from srlib import runs
+from srlib import distributed, runs
+from srlib.accel import Speed, add_speed_flags, speed_from_args
 from srlib.checkpoints import check_state_dict
 from srlib.config import from_dict
 from srlib.dasr.ablations import ABLATIONS
@@ -70,8 +77,29 @@ def synthesize(hr: torch.Tensor, kernels: torch.Tensor, noise: torch.Tensor, sca
     return lr.view(b, n, *lr.shape[1:])
 
 
+class TrainForward(nn.Module):
+    """The training forward of :class:`BlindSR` as a module's ``forward``, so that DistributedDataParallel (which only
+    sees ``forward``) wraps it: stage 1 is the MoCo step (``contrast``), stage 2 ``forward_train``.
+
+    Returns ``(sr or None, logits or None, labels or None)``. It owns no parameters of its own: its state is the
+    model's, under the key prefix ``model.``.
+    """
+
+    def __init__(self, model: BlindSR):
+        super().__init__()
+        self.model = model
+
+    def forward(self, stage: int, lr_pair: torch.Tensor, kernel: torch.Tensor, noise: torch.Tensor,
+                contrastive: bool):
+        if stage == 1:  # encoder only: G is not called
+            _, logits, labels = self.model.contrast(lr_pair[:, 0], lr_pair[:, 1])
+            return None, logits, labels
+        return self.model.forward_train(lr_pair, contrastive=contrastive, kernel=kernel, noise=noise)
+
+
 def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, device: str | None = None,
-               quiet: bool = False, callback=None) -> BlindSR:
+               quiet: bool = False, callback=None, data: str = "rank", speed: Speed = Speed(),
+               shuffle_bn: bool = False) -> BlindSR:
     """Train DASR as configured; write ``out/config.json``, ``out/metrics.jsonl`` and ``out/checkpoints/*.pt``.
 
     Args:
@@ -81,6 +109,9 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
         quiet: no progress bar.
         callback: optional ``callback(step, record)`` called after every iteration (``record`` = logged metrics).
+        data: under torchrun, how each rank draws its share of the global batch (:data:`srlib.distributed.DATA_MODES`).
+        speed: mixed precision, channels-last, compilation (:class:`srlib.accel.Speed`; default: none).
+        shuffle_bn: MoCo's shuffle-BN across ranks (:mod:`srlib.dasr.moco`; no effect with one process).
 
     Returns:
         The trained :class:`BlindSR`, in eval mode, on ``device``.
@@ -91,35 +122,63 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
     """
     from srlib.data import DASRPatchSampler
 
-    dev = runs.pick_device(device)
+    ctx = distributed.setup(device, data)
+    dev = ctx.device
+    speed = speed.check(dev)
     run = runs.RunDir(out)
-    kernel_gen = runs.seed_everything(cfg.seed)  # also seeds weight init (global torch RNG)
-    noise_gen = torch.Generator(dev).manual_seed(cfg.seed + 2)
-    model = BlindSR(cfg.model).to(dev)
+    runs.seed_everything(cfg.seed)  # weight init (global torch RNG): the same on every rank
+    seed = ctx.seed(cfg.seed)  # this rank's data streams; cfg.seed itself on rank 0
+    kernel_gen = torch.Generator().manual_seed(seed)
+    noise_gen = torch.Generator(dev).manual_seed(seed + 2)
+    model = speed.module(BlindSR(cfg.model).to(dev))
+    if shuffle_bn and not model.oracle:
+        model.E.shuffle_bn = True
     params = [p for p in model.parameters() if p.requires_grad]  # G + encoder_q (never encoder_k, MeanShift)
     optimizer = torch.optim.Adam(params, lr=cfg.lr_at(0), betas=tuple(cfg.betas))
-    sampler = DASRPatchSampler(training_images(cfg), cfg.model.scale, cfg.patch_size, cfg.batch_size,
-                               generator=torch.Generator().manual_seed(cfg.seed + 1))
+    batch = ctx.local_batch(cfg.batch_size)  # images this rank draws (the global batch in "slice" mode)
+    sampler = DASRPatchSampler(training_images(cfg), cfg.model.scale, cfg.patch_size, batch,
+                               generator=torch.Generator().manual_seed(seed + 1))
     degradations = degradation_sampler(cfg)
     gens = {"kernel": kernel_gen, "noise": noise_gen}
     parts = {"model": model, "optimizer": optimizer, "sampler": sampler}  # the names of every srlib DASR last.pt
+    scaler = speed.scaler(dev)
+    if scaler.is_enabled():
+        parts["scaler"] = scaler
+    wrapped = {}
+
+    def net_for(stage: int):
+        # One DDP wrapper per stage, built when the stage starts (the previous one is dropped with its hooks). Stage 1
+        # leaves G without gradients and Model 1 the projection head, so DDP must look for unused parameters there;
+        # full DASR's stage 2 uses every parameter and skips that search.
+        if stage not in wrapped:
+            wrapped.clear()
+            unused = stage == 1 or not (cfg.contrastive and cfg.model.source == "encoder")
+            wrapped[stage] = speed.compiled(ctx.wrap(TrainForward(model), find_unused_parameters=unused))
+        return wrapped[stage]
 
     if resume:
         # Loaded on the CPU: RNG states must be CPU tensors; the model and optimizer copy theirs to ``dev``.
-        step = runs.resume(run, KIND, cfg, parts, gens)
+        step = runs.resume(run, KIND, cfg, parts, gens, rank_parts=("sampler",), ctx=ctx)
     else:
         step = 0
-        run.start_fresh()
-    run.save_config(cfg, device=str(dev))
+        if ctx.is_main:
+            run.start_fresh()
+    if ctx.is_main:
+        run.save_config(cfg, device=str(dev), world_size=ctx.world_size, data=data, speed=speed.as_dict(),
+                        shuffle_bn=shuffle_bn)
 
     def save(path: Path, full: bool = True) -> None:
-        # last.pt: everything needed to resume; snapshots (stage1.pt, final.pt): the weights only.
-        runs.save_checkpoint(path, runs.training_state(KIND, cfg, step, parts if full else {"model": model}, gens,
-                                                       full=full))
+        # last.pt: everything needed to resume (every rank takes part: their streams are gathered); snapshots
+        # (stage1.pt, final.pt): the weights only. Rank 0 writes.
+        state = runs.training_state(KIND, cfg, step, parts if full else {"model": model}, gens, full=full,
+                                    rank_parts=("sampler",), ctx=ctx)
+        if ctx.is_main:
+            runs.save_checkpoint(path, state)
 
     model.train()
     total = cfg.total_iters
-    bar = runs.progress(total=total, initial=step, desc=f"DASR {cfg.ablation} {cfg.profile}", disable=quiet)
+    bar = runs.progress(total=total, initial=step, desc=f"DASR {cfg.ablation} {cfg.profile}",
+                        disable=quiet or not ctx.is_main)
     try:
         with runs.DeferInterrupt() as interrupt:
             while step < total:
@@ -127,27 +186,31 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 hr = sampler.sample().to(dev)  # (B, 2, 3, P*s, P*s) in [0, 1]
-                deg = degradations.sample(cfg.batch_size, kernel_gen)  # one kernel + noise level per image
-                lr_pair = synthesize(hr, deg.kernels.to(dev), deg.noise.to(dev), cfg.model.scale,
+                deg = degradations.sample(batch, kernel_gen)  # one kernel + noise level per image
+                kernel, noise = deg.kernels.to(dev), deg.noise.to(dev)
+                lr_pair = synthesize(hr, kernel, noise, cfg.model.scale,
                                      generator=noise_gen, border=cfg.border)  # (B, 2, 3, P, P)
+                hr, kernel, noise, lr_pair = (ctx.take(t) for t in (hr, kernel, noise, lr_pair))  # "slice" mode
                 l1 = torch.zeros((), device=dev)
-                if stage == 1:  # encoder only: G is not called
-                    _, logits, labels = model.contrast(lr_pair[:, 0], lr_pair[:, 1])
-                else:
-                    sr, logits, labels = model.forward_train(lr_pair, contrastive=cfg.contrastive,
-                                                             kernel=deg.kernels.to(dev), noise=deg.noise.to(dev))
-                    l1 = F.l1_loss(sr, hr[:, 0]) * RGB_RANGE  # = official L1 on the 0-255 scale
-                l_con = F.cross_entropy(logits, labels) if logits is not None else torch.zeros((), device=dev)
-                loss = l1 + l_con
+                with speed.autocast(dev):
+                    sr, logits, labels = net_for(stage)(stage, lr_pair, kernel, noise, cfg.contrastive)
+                    if sr is not None:
+                        l1 = F.l1_loss(sr, hr[:, 0]) * RGB_RANGE  # = official L1 on the 0-255 scale
+                    l_con = F.cross_entropy(logits, labels) if logits is not None else torch.zeros((), device=dev)
+                    loss = l1 + l_con
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()  # DDP averages the gradients over the ranks here
+                scaler.step(optimizer)
+                scaler.update()
                 step += 1
 
                 record = {"step": step, "stage": stage, "loss": loss.item(), "l1": l1.item(),
                           "contrastive": l_con.item(), "lr": lr,
                           "acc": contrastive_accuracy(logits).item() if logits is not None else None}
-                if step % cfg.log_every == 0 or step == total:
+                logged = step % cfg.log_every == 0 or step == total
+                if logged or callback is not None:
+                    record = ctx.mean(record)  # the mean over ranks
+                if logged and ctx.is_main:
                     run.log.write(**record)
                 bar.update(1)
                 if step % 10 == 0:
@@ -158,7 +221,7 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
                     save(run.last)
                 if callback is not None:
                     callback(step, record)
-                if interrupt.requested:
+                if ctx.any(interrupt.requested):  # every rank stops after the same step
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
         # Raised between iterations (the deferred Ctrl-C flag, or a callback): last.pt resumes exactly.
@@ -217,6 +280,9 @@ def cli_main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if OUT has a checkpoint")
     p.add_argument("--out", required=True)
+    distributed.add_data_flag(p)
+    p.add_argument("--shuffle-bn", action="store_true", help="MoCo shuffle-BN across torchrun ranks (official: off)")
+    add_speed_flags(p)
     args = p.parse_args(argv)
     overrides = {"max_iters": args.iters}
     if args.data is not None:
@@ -228,9 +294,12 @@ def cli_main(argv: list[str] | None = None) -> int:
     if args.sr_iters is not None:
         cfg = cfg.scaled_sr(args.sr_iters)
     try:
-        train_dasr(cfg, args.out, resume=not args.no_resume, device=args.device)
+        train_dasr(cfg, args.out, resume=not args.no_resume, device=args.device, data=args.data_shard,
+                   speed=speed_from_args(args), shuffle_bn=args.shuffle_bn)
     except runs.TrainingInterrupted as exc:
-        print(f"\n{exc}", file=sys.stderr)
+        if distributed.world()[0] == 0:
+            print(f"\n{exc}", file=sys.stderr)
         return 130
-    print(f"done: {runs.RunDir(args.out).final}")
+    if distributed.world()[0] == 0:
+        print(f"done: {runs.RunDir(args.out).final}")
     return 0

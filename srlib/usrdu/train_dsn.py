@@ -6,6 +6,12 @@ holds the resolved config, ``out/checkpoints/last.pt`` everything needed to resu
 optimisers, schedulers, step, every random stream), ``out/checkpoints/final.pt`` the weights once the (possibly
 ``max_iters``-truncated) schedule completes. Resuming checks that the config is the same. Ctrl-C finishes the current
 step, saves ``last.pt`` and raises :class:`~srlib.runs.TrainingInterrupted`.
+
+Under ``torchrun`` (:mod:`srlib.distributed`) the DSN and the discriminator are each wrapped in DistributedDataParallel
+and every rank draws ``batch_size / N`` pairs with its own stream. The discriminator's spectral-norm vectors are copied
+from rank 0 once, not before every forward pass (``sync_buffers=False``): their power iteration reads only the weights,
+which DDP keeps identical, so they stay identical on every rank by themselves. The G step calls the unwrapped
+discriminator, whose gradients it does not need.
 """
 from __future__ import annotations
 
@@ -16,7 +22,8 @@ from typing import Callable, Optional
 
 import torch
 
-from srlib import runs
+from srlib import distributed, runs
+from srlib.accel import Speed, add_speed_flags, speed_from_args
 from srlib.checkpoints import check_state_dict
 from srlib.config import from_dict
 from srlib.data import UnpairedSampler
@@ -55,7 +62,8 @@ def dsn_validation(dsn: DSN, val_pairs, crop: int = 4) -> dict:
 
 
 def train_dsn(cfg: DSNTrainConfig, out, *, resume: bool = True, device: Optional[str] = None, quiet: bool = False,
-              callback: Optional[Callable[[int, dict], None]] = None) -> DSN:
+              callback: Optional[Callable[[int, dict], None]] = None, data: str = "rank",
+              speed: Speed = Speed()) -> DSN:
     """Train the DSN as configured, or continue the run in ``out``.
 
     Args:
@@ -65,6 +73,8 @@ def train_dsn(cfg: DSNTrainConfig, out, *, resume: bool = True, device: Optional
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
         quiet: no banner, no progress bar.
         callback: optional ``callback(step, record)`` after every iteration (``record``: the step's losses as floats).
+        data: under torchrun, how each rank draws its share of the global batch (:data:`srlib.distributed.DATA_MODES`).
+        speed: mixed precision, channels-last, compilation (:class:`srlib.accel.Speed`; default: none).
 
     Returns:
         The trained :class:`DSN`, in eval mode, on ``device``.
@@ -73,32 +83,46 @@ def train_dsn(cfg: DSNTrainConfig, out, *, resume: bool = True, device: Optional
         CheckpointError: ``last.pt`` was written by another kind of run or another config.
         TrainingInterrupted: after Ctrl-C, once ``last.pt`` holds the last whole step.
     """
-    run, dev = runs.RunDir(out), runs.pick_device(device)
-    gen = runs.seed_everything(cfg.seed)  # also seeds weight init (global torch RNG)
-    dsn, disc = DSN(cfg.dsn).to(dev), UNetDiscriminatorSN(cfg.disc).to(dev)
-    vgg = VGG19Features(cfg.vgg).to(dev)
+    ctx = distributed.setup(device, data)
+    run, dev = runs.RunDir(out), ctx.device
+    speed = speed.check(dev)
+    runs.seed_everything(cfg.seed)  # weight init (global torch RNG): the same on every rank
+    gen = torch.Generator().manual_seed(ctx.seed(cfg.seed))  # this rank's data stream; cfg.seed itself on rank 0
+    dsn, disc = speed.module(DSN(cfg.dsn).to(dev)), speed.module(UNetDiscriminatorSN(cfg.disc).to(dev))
+    vgg = speed.module(VGG19Features(cfg.vgg).to(dev))
+    g_net = speed.compiled(ctx.wrap(dsn))
+    d_net = speed.compiled(ctx.wrap(disc, sync_buffers=False))  # D step only; the G step calls ``disc``
+    quiet = quiet or not ctx.is_main
     if not quiet:
         print(f"usrdu-dsn | profile {cfg.profile} | situation {cfg.situation} | seed {cfg.seed} | "
               f"VGG: {vgg.weights_source}")
     hr_imgs, lr_imgs, val = load_data(cfg.data, cfg.dsn.scale)
-    sampler = UnpairedSampler(hr_imgs, lr_imgs, cfg.dsn.scale, cfg.lr_patch, cfg.batch_size, generator=gen)
+    sampler = UnpairedSampler(hr_imgs, lr_imgs, cfg.dsn.scale, cfg.lr_patch, ctx.local_batch(cfg.batch_size),
+                              generator=gen)
     opt_g = torch.optim.Adam(dsn.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
     sch_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones=list(cfg.milestones), gamma=cfg.gamma)
     sch_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, milestones=list(cfg.milestones), gamma=cfg.gamma)
     parts = dict(dsn=dsn, disc=disc, opt_g=opt_g, opt_d=opt_d, sch_g=sch_g, sch_d=sch_d)  # the names in last.pt
+    scaler_g, scaler_d = speed.scaler(dev), speed.scaler(dev)
+    if scaler_g.is_enabled():
+        parts.update(scaler_g=scaler_g, scaler_d=scaler_d)
     gens = {"data": gen}  # the sampler draws from ``gen``, so its state travels with the RNG states
-    if resume:
-        step = runs.resume(run, KIND, cfg, parts, gens)  # checks kind and config; restores parts and RNG states
+    if resume:  # checks kind and config; restores parts and RNG states (this rank's)
+        step = runs.resume(run, KIND, cfg, parts, gens, ctx=ctx)
     else:
         step = 0
-        run.start_fresh()
-    run.save_config(cfg, stage=KIND, device=str(dev))
+        if ctx.is_main:
+            run.start_fresh()
+    if ctx.is_main:
+        run.save_config(cfg, stage=KIND, device=str(dev), world_size=ctx.world_size, data=data,
+                        speed=speed.as_dict())
 
     def save(path, full: bool = True) -> None:
-        # last.pt: everything needed to resume; final.pt: the DSN weights only.
-        runs.save_checkpoint(path, runs.training_state(KIND, cfg, step, parts if full else {"dsn": dsn}, gens,
-                                                       full=full))
+        # last.pt: everything needed to resume (every rank's streams are gathered); final.pt: the DSN weights only.
+        state = runs.training_state(KIND, cfg, step, parts if full else {"dsn": dsn}, gens, full=full, ctx=ctx)
+        if ctx.is_main:
+            runs.save_checkpoint(path, state)
 
     dsn.train()
     disc.train()
@@ -108,29 +132,34 @@ def train_dsn(cfg: DSNTrainConfig, out, *, resume: bool = True, device: Optional
         with runs.DeferInterrupt() as interrupt:
             for step in bar:
                 t0 = time.perf_counter()
-                hr, lr_real = (t.to(dev) for t in next(sampler))  # (B, 3, sP, sP), (B, 3, P, P)
+                hr, lr_real = (ctx.take(speed.tensor(t.to(dev))) for t in next(sampler))  # (B, 3, sP, sP), (B, 3, P, P)
                 y_b = imresize(hr, 1 / cfg.dsn.scale)  # MATLAB bicubic target, (B, 3, P, P)
-                out_g = dsn(hr)
+                with speed.autocast(dev):
+                    out_g = g_net(hr)
 
                 # D step (paper Eq. 6): real LR vs detached y_g, both through the high-pass F
                 disc.requires_grad_(True)
                 opt_d.zero_grad(set_to_none=True)
-                d_real = L.gan_loss(disc(L.high_pass(lr_real)), True, cfg.gan_form)
-                d_fake = L.gan_loss(disc(L.high_pass(out_g.y_g.detach())), False, cfg.gan_form)
-                (d_real + d_fake).backward()
-                opt_d.step()
+                with speed.autocast(dev):
+                    d_real = L.gan_loss(d_net(L.high_pass(lr_real)), True, cfg.gan_form)
+                    d_fake = L.gan_loss(d_net(L.high_pass(out_g.y_g.detach())), False, cfg.gan_form)
+                scaler_d.scale(d_real + d_fake).backward()
+                scaler_d.step(opt_d)
+                scaler_d.update()
 
                 # G step (paper Eq. 7): alpha1 L_kl + alpha2 L_kl_per + alpha3 L_adv against the updated D
                 disc.requires_grad_(False)
                 opt_g.zero_grad(set_to_none=True)
-                l_kl = L.pixel_kl_loss(out_g.y_g, out_g.log_theta, y_b, cfg.content)
-                with torch.no_grad():
-                    feat_b = vgg(y_b)
-                l_per = L.perceptual_kl_loss(vgg(out_g.y_g), out_g.log_sigma, feat_b)
-                l_adv = L.gan_loss(disc(L.high_pass(out_g.y_g)), True, cfg.gan_form)
-                loss = cfg.alpha_kl * l_kl + cfg.alpha_per * l_per + cfg.alpha_adv * l_adv
-                loss.backward()
-                opt_g.step()
+                with speed.autocast(dev):
+                    l_kl = L.pixel_kl_loss(out_g.y_g, out_g.log_theta, y_b, cfg.content)
+                    with torch.no_grad():
+                        feat_b = vgg(y_b)
+                    l_per = L.perceptual_kl_loss(vgg(out_g.y_g), out_g.log_sigma, feat_b)
+                    l_adv = L.gan_loss(disc(L.high_pass(out_g.y_g)), True, cfg.gan_form)
+                    loss = cfg.alpha_kl * l_kl + cfg.alpha_per * l_per + cfg.alpha_adv * l_adv
+                scaler_g.scale(loss).backward()  # DDP averages the DSN's gradients over the ranks here
+                scaler_g.step(opt_g)
+                scaler_g.update()
                 sch_g.step()
                 sch_d.step()
                 step += 1  # steps completed
@@ -141,16 +170,16 @@ def train_dsn(cfg: DSNTrainConfig, out, *, resume: bool = True, device: Optional
                                d_fake=d_fake, lr=sch_g.get_last_lr()[0], sec_per_step=time.perf_counter() - t0)
                     if out_g.log_theta is not None:
                         rec["theta_mean"] = out_g.log_theta.detach().exp().mean()
-                    rec = {k: (v.item() if torch.is_tensor(v) else v) for k, v in rec.items()}
-                    if logged:
+                    rec = ctx.mean({k: (v.item() if torch.is_tensor(v) else v) for k, v in rec.items()})
+                    if logged and ctx.is_main:
                         run.log.write(**rec)
                     if callback is not None:
                         callback(step, rec)
-                if val and step % cfg.val_every == 0:
+                if val and step % cfg.val_every == 0 and ctx.is_main:
                     run.log.write(step=step, **dsn_validation(dsn, val))
                 if step % cfg.save_every == 0 or step == total:
                     save(run.last)
-                if interrupt.requested:
+                if ctx.any(interrupt.requested):  # every rank stops after the same step
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
         # Raised between steps (the deferred Ctrl-C flag, or a callback): last.pt holds whole steps.
@@ -207,6 +236,8 @@ def stage_parser(stage: str) -> argparse.ArgumentParser:
     p.add_argument("--lr-dir", help="real LR training images (paper: NTIRE 2020 Track 1 corrupted_train_x)")
     p.add_argument("--val-hr-dir", help="validation HR images (Track 1 corrupted_valid_y)")
     p.add_argument("--val-lr-dir", help="validation LR images (Track 1 corrupted_valid_x)")
+    distributed.add_data_flag(p)
+    add_speed_flags(p)
     return p
 
 
@@ -237,9 +268,12 @@ def cli_main(argv: Optional[list] = None) -> int:
     args = stage_parser("dsn").parse_args(argv)
     cfg = config_from_args(DSNTrainConfig, args)
     try:
-        train_dsn(cfg, args.out, resume=not args.no_resume, device=args.device)
+        train_dsn(cfg, args.out, resume=not args.no_resume, device=args.device, data=args.data_shard,
+                  speed=speed_from_args(args))
     except runs.TrainingInterrupted as exc:
-        print(f"\n{exc}", file=sys.stderr)
+        if distributed.world()[0] == 0:
+            print(f"\n{exc}", file=sys.stderr)
         return 130
-    print(f"done: {runs.RunDir(args.out).final}")
+    if distributed.world()[0] == 0:
+        print(f"done: {runs.RunDir(args.out).final}")
     return 0

@@ -4,6 +4,10 @@ Iteration order of BasicSR's ``ESRGANModel`` (used by the official ``ESRGANModel
 EMA update. Run folder, resuming (with the config check), Ctrl-C and ``final.pt`` follow srlib's one trainer contract,
 as in :mod:`srlib.usrdu.train_dsn`. To super-resolve with a trained SRN, load its checkpoint with
 :func:`srlib.models.load_upscaler`.
+
+Under ``torchrun`` (:mod:`srlib.distributed`) the generator and the discriminator are wrapped in DistributedDataParallel
+as in :mod:`srlib.usrdu.train_dsn`; each rank samples ``batch_size / N`` LR patches from the DSN's cached degradations
+with its own stream. The EMA reads the generator's weights, identical on every rank, so it is identical too.
 """
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from typing import Callable, Optional
 
 import torch
 
-from srlib import runs
+from srlib import distributed, runs
+from srlib.accel import Speed, speed_from_args
 from srlib.degradations import imresize
 from srlib.errors import UsageError
 from srlib.evaluate import evaluate_pairs
@@ -51,7 +56,8 @@ def _validate(net: RRDBNet, val, dev) -> dict:
 
 
 def train_srn(cfg: SRNTrainConfig, out, *, resume: bool = True, device: Optional[str] = None, quiet: bool = False,
-              callback: Optional[Callable[[int, dict], None]] = None) -> RRDBNet:
+              callback: Optional[Callable[[int, dict], None]] = None, data: str = "rank",
+              speed: Speed = Speed()) -> RRDBNet:
     """Train the SRN on LR images sampled from a trained DSN (``cfg.dsn_checkpoint``), or continue the run in ``out``.
 
     Args and files as in :func:`srlib.usrdu.train_dsn.train_dsn`; ``final.pt`` holds ``net_g`` (and ``net_g_ema``).
@@ -67,20 +73,28 @@ def train_srn(cfg: SRNTrainConfig, out, *, resume: bool = True, device: Optional
     """
     if cfg.dsn_checkpoint is None:
         raise UsageError("SRNTrainConfig.dsn_checkpoint is required: train the DSN first (srlib train usrdu-dsn)")
-    run, dev, sit = runs.RunDir(out), runs.pick_device(device), situation(cfg.situation)
-    gen = runs.seed_everything(cfg.seed)  # also seeds weight init (global torch RNG)
+    ctx = distributed.setup(device, data)
+    run, dev, sit = runs.RunDir(out), ctx.device, situation(cfg.situation)
+    speed = speed.check(dev)
+    runs.seed_everything(cfg.seed)  # weight init (global torch RNG): the same on every rank
+    gen = torch.Generator().manual_seed(ctx.seed(cfg.seed))  # this rank's data stream; cfg.seed itself on rank 0
     net_g, disc = RRDBNet(cfg.srn).to(dev), UNetDiscriminatorSN(cfg.disc).to(dev)
     if cfg.init_checkpoint:  # code: ESRGAN's PSNR-oriented RRDB_PSNR_x4.pth, strict
         net_g.load_state_dict(load_esrgan(cfg.init_checkpoint).state_dict())
     net_ema = copy.deepcopy(net_g).requires_grad_(False) if cfg.ema_decay > 0 else None
-    vgg = VGG19Features(cfg.vgg).to(dev)
+    vgg = speed.module(VGG19Features(cfg.vgg).to(dev))
+    net_g, disc = speed.module(net_g), speed.module(disc)
+    g_net = speed.compiled(ctx.wrap(net_g))
+    d_net = speed.compiled(ctx.wrap(disc, sync_buffers=False))  # D step only; the G step calls ``disc``
     dsn = load_dsn_checkpoint(cfg.dsn_checkpoint, device=str(dev))
+    quiet = quiet or not ctx.is_main
     if not quiet:
         print(f"usrdu-srn | profile {cfg.profile} | situation {sit.number} ({sit.label}) | seed {cfg.seed} | "
               f"VGG: {vgg.weights_source} | init: {cfg.init_checkpoint or 'random'}")
     hr_imgs, _, val = load_data(cfg.data, 4)
     cache = CachedDegradations(dsn, hr_imgs, quantize_mean=True)  # official: y_g stored as 8-bit PNG once
-    sampler = SRNPairSampler(cache, cfg.lr_patch, cfg.batch_size, gen, mode=sit.sampling, scheme=cfg.scheme,
+    sampler = SRNPairSampler(cache, cfg.lr_patch, ctx.local_batch(cfg.batch_size), gen, mode=sit.sampling,
+                             scheme=cfg.scheme,
                              constant_scale=cfg.constant_scale)
     d_in = (lambda t: L.image_gradient(t, cfg.gradient_norm)) if sit.gradient_d else (lambda t: t)  # noqa: E731
     opt_g = torch.optim.Adam(net_g.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
@@ -91,17 +105,26 @@ def train_srn(cfg: SRNTrainConfig, out, *, resume: bool = True, device: Optional
     weights = {"net_g": net_g}  # what final.pt keeps
     if net_ema is not None:
         parts["net_g_ema"] = weights["net_g_ema"] = net_ema
+    scaler_g, scaler_d = speed.scaler(dev), speed.scaler(dev)
+    if scaler_g.is_enabled():
+        parts.update(scaler_g=scaler_g, scaler_d=scaler_d)
     gens = {"data": gen}  # crops, flips and the Laplace noise all come from ``gen``
-    if resume:
-        step = runs.resume(run, KIND, cfg, parts, gens)  # checks kind and config; restores parts and RNG states
+    if resume:  # checks kind and config; restores parts and RNG states (this rank's)
+        step = runs.resume(run, KIND, cfg, parts, gens, ctx=ctx)
     else:
         step = 0
-        run.start_fresh()
-    run.save_config(cfg, stage=KIND, device=str(dev))
+        if ctx.is_main:
+            run.start_fresh()
+    if ctx.is_main:
+        run.save_config(cfg, stage=KIND, device=str(dev), world_size=ctx.world_size, data=data,
+                        speed=speed.as_dict())
 
     def save(path, full: bool = True) -> None:
-        # last.pt: everything needed to resume; final.pt: the generator weights (raw and EMA) only.
-        runs.save_checkpoint(path, runs.training_state(KIND, cfg, step, parts if full else weights, gens, full=full))
+        # last.pt: everything needed to resume (every rank's streams are gathered); final.pt: the generator weights
+        # (raw and EMA) only.
+        state = runs.training_state(KIND, cfg, step, parts if full else weights, gens, full=full, ctx=ctx)
+        if ctx.is_main:
+            runs.save_checkpoint(path, state)
 
     net_g.train()
     disc.train()
@@ -111,30 +134,37 @@ def train_srn(cfg: SRNTrainConfig, out, *, resume: bool = True, device: Optional
         with runs.DeferInterrupt() as interrupt:
             for step in bar:
                 t0 = time.perf_counter()
-                lr_hat, hr = (t.to(dev) for t in next(sampler))  # y_g + eps * theta (B, 3, P, P); HR (B, 3, 4P, 4P)
-                sr = net_g(lr_hat)
+                # y_g + eps * theta (B, 3, P, P); HR (B, 3, 4P, 4P)
+                lr_hat, hr = (ctx.take(speed.tensor(t.to(dev))) for t in next(sampler))
+                with speed.autocast(dev):
+                    sr = g_net(lr_hat)
 
                 # G step (paper Eq. 12): beta1 L1 (+ code's low-pass L1) + beta2 perceptual + beta3 adversarial (Eq. 9)
                 disc.requires_grad_(False)
                 opt_g.zero_grad(set_to_none=True)
-                l_pix = L.l1_loss(sr, hr)
-                l_low = L.lowpass_l1_loss(sr, hr) if cfg.w_lowpass else torch.zeros((), device=dev)
-                l_per = L.perceptual_l1_loss(vgg, sr, hr) if cfg.w_percep else torch.zeros((), device=dev)
-                l_adv = L.gan_loss(disc(d_in(sr)), True, "logits") if cfg.w_adv else torch.zeros((), device=dev)
-                loss = cfg.w_pixel * l_pix + cfg.w_lowpass * l_low + cfg.w_percep * l_per + cfg.w_adv * l_adv
-                loss.backward()
-                opt_g.step()
+                with speed.autocast(dev):
+                    l_pix = L.l1_loss(sr, hr)
+                    l_low = L.lowpass_l1_loss(sr, hr) if cfg.w_lowpass else torch.zeros((), device=dev)
+                    l_per = L.perceptual_l1_loss(vgg, sr, hr) if cfg.w_percep else torch.zeros((), device=dev)
+                    l_adv = L.gan_loss(disc(d_in(sr)), True, "logits") if cfg.w_adv else torch.zeros((), device=dev)
+                    loss = cfg.w_pixel * l_pix + cfg.w_lowpass * l_low + cfg.w_percep * l_per + cfg.w_adv * l_adv
+                scaler_g.scale(loss).backward()  # DDP averages the generator's gradients over the ranks here
+                scaler_g.step(opt_g)
+                scaler_g.update()
 
                 # D step (paper Eq. 10): G(HR) real, G(SR) fake; none in a pixel-only (PSNR-oriented) run
                 d_real = d_fake = torch.zeros((), device=dev)
                 if cfg.w_adv:
                     disc.requires_grad_(True)
                     opt_d.zero_grad(set_to_none=True)
-                    d_real = L.gan_loss(disc(d_in(hr)), True, "logits")
-                    d_real.backward()
-                    d_fake = L.gan_loss(disc(d_in(sr.detach())), False, "logits")
-                    d_fake.backward()
-                    opt_d.step()
+                    with speed.autocast(dev):
+                        d_real = L.gan_loss(d_net(d_in(hr)), True, "logits")
+                    scaler_d.scale(d_real).backward()
+                    with speed.autocast(dev):
+                        d_fake = L.gan_loss(d_net(d_in(sr.detach())), False, "logits")
+                    scaler_d.scale(d_fake).backward()
+                    scaler_d.step(opt_d)
+                    scaler_d.update()
                     sch_d.step()
                 sch_g.step()
                 if net_ema is not None:  # paper: EMA of the generator weights
@@ -148,17 +178,17 @@ def train_srn(cfg: SRNTrainConfig, out, *, resume: bool = True, device: Optional
                     rec = dict(step=step, loss=loss, l_pix=l_pix, l_low=l_low, l_per=l_per, l_adv=l_adv,
                                d_real=d_real, d_fake=d_fake, lr=sch_g.get_last_lr()[0],
                                sec_per_step=time.perf_counter() - t0)
-                    rec = {k: (v.item() if torch.is_tensor(v) else v) for k, v in rec.items()}
-                    if logged:
+                    rec = ctx.mean({k: (v.item() if torch.is_tensor(v) else v) for k, v in rec.items()})
+                    if logged and ctx.is_main:
                         run.log.write(**rec)
                     if callback is not None:
                         callback(step, rec)
-                if val and step % cfg.val_every == 0:
+                if val and step % cfg.val_every == 0 and ctx.is_main:
                     res = _validate(net_ema if net_ema is not None else net_g, val, dev)
                     run.log.write(step=step, val_psnr=res["psnr"], val_ssim=res["ssim"])
                 if step % cfg.save_every == 0 or step == total:
                     save(run.last)
-                if interrupt.requested:
+                if ctx.any(interrupt.requested):  # every rank stops after the same step
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
         # Raised between steps (the deferred Ctrl-C flag, or a callback): last.pt holds whole steps.
@@ -217,9 +247,12 @@ def cli_main(argv: Optional[list] = None) -> int:
     cfg = config_from_args(SRNTrainConfig, args, dsn_checkpoint=args.dsn_checkpoint,
                            init_checkpoint=args.init_checkpoint, **extra)
     try:
-        train_srn(cfg, args.out, resume=not args.no_resume, device=args.device)
+        train_srn(cfg, args.out, resume=not args.no_resume, device=args.device, data=args.data_shard,
+                  speed=speed_from_args(args))
     except runs.TrainingInterrupted as exc:
-        print(f"\n{exc}", file=sys.stderr)
+        if distributed.world()[0] == 0:
+            print(f"\n{exc}", file=sys.stderr)
         return 130
-    print(f"done: {runs.RunDir(args.out).final}")
+    if distributed.world()[0] == 0:
+        print(f"done: {runs.RunDir(args.out).final}")
     return 0
