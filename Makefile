@@ -6,6 +6,8 @@
 #   make data DATASETS="Set5 Set14"  download real data sets into data/ (needs internet)
 #   make assignments                 student notebooks without the exercise solutions, in _build/assignments
 #   make bench                       benchmarks (by hand; not part of CI)
+#   make gpu-smoke [SMOKE_ARGS=...]  paper profile on one GPU: trainers, DDP, pytest -m gpu, chapters (tools/gpu_smoke.py;
+#                                    on a CPU it runs at reduced size)
 #   make clean                       remove build products, executed notebooks and runs
 
 PROFILE ?= tiny
@@ -22,7 +24,7 @@ endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.srlib-installed
 
-.PHONY: install book chapters html test data bench clean assignments
+.PHONY: install book chapters html test data bench clean assignments gpu-smoke
 
 install: $(STAMP)
 
@@ -53,6 +55,9 @@ data: install
 
 bench: install
 	$(PY) benchmarks/run_all.py
+
+gpu-smoke: install
+	$(PY) tools/gpu_smoke.py $(SMOKE_ARGS)
 
 clean:
 	rm -rf _build book/*.ipynb runs .pytest_cache

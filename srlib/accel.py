@@ -6,8 +6,10 @@ line) and applies them in the same way everywhere:
 * ``amp``: :func:`torch.autocast` around the networks' forward passes and the losses, on CUDA only. ``fp16`` also
   scales the loss (:class:`torch.amp.GradScaler`, one per optimiser, saved in ``last.pt``); ``bf16`` has fp32's
   exponent range and needs no scaling. The degradation pipeline (blur, bicubic, noise, 8-bit rounding) is never
-  autocast: it is MATLAB-exact in fp32. On the CPU ``amp`` is refused: on the 2-core AVX2 machines this project is
-  developed on, bf16 autocast ran the DASR forward many times slower (``benchmarks/bench_speed.py`` measures it).
+  autocast: it is MATLAB-exact in fp32. On the CPU, ``bf16`` is allowed where the processor has native bf16
+  instructions (AVX512-BF16 or AMX, :func:`cpu_has_bf16`): on a 2-core Xeon with AMX it ran the paper-size DASR x4
+  forward in 0.76x the fp32 time, while on an AVX2-only EPYC an earlier measurement found it 23x slower, so there it
+  is refused. ``fp16`` is CUDA only. ``benchmarks/bench_speed.py`` measures both on the machine at hand.
 * ``channels_last``: NHWC weights and inputs (:meth:`Speed.module` / :meth:`Speed.tensor`); faster for convolutions
   on tensor-core GPUs, slower on this CPU (measured in the same benchmark).
 * ``compile``: :func:`torch.compile` of the network (the first steps pay the compilation).
@@ -33,9 +35,9 @@ class Speed:
 
     >>> Speed().autocast(torch.device("cpu")).__class__.__name__
     'nullcontext'
-    >>> Speed(amp="bf16").check(torch.device("cpu"))  # doctest: +ELLIPSIS
+    >>> Speed(amp="fp16").check(torch.device("cpu"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    srlib.errors.UsageError: --amp bf16 runs on CUDA only: ...
+    srlib.errors.UsageError: --amp fp16 runs on CUDA only...
     """
 
     amp: str | None = None
@@ -48,10 +50,14 @@ class Speed:
 
     def check(self, device: torch.device) -> "Speed":
         """Refuse options that do not apply to ``device`` (a one-line :class:`UsageError`)."""
-        if self.amp and torch.device(device).type != "cuda":
-            raise UsageError(f"--amp {self.amp} runs on CUDA only: on the CPU, bf16 autocast measured slower than "
-                             "fp32 (benchmarks/bench_speed.py) and fp16 has no CPU kernels worth using; "
-                             "drop --amp or train on a GPU")
+        if not self.amp or torch.device(device).type == "cuda":
+            return self
+        if self.amp == "fp16":
+            raise UsageError("--amp fp16 runs on CUDA only (on a CPU with native bf16 instructions use --amp bf16)")
+        if not cpu_has_bf16():
+            raise UsageError("--amp bf16 runs on CUDA, or on a CPU with native bf16 instructions (AVX512-BF16 or "
+                             "AMX), which this one lacks: without them bf16 autocast is many times slower than fp32; "
+                             "drop --amp")
         return self
 
     def autocast(self, device: torch.device):
@@ -80,13 +86,54 @@ class Speed:
         return asdict(self)
 
 
+#: ``srlib upscale --compile auto`` compiles when its inputs hold at least this many LR pixels. On the 2-core Xeon this
+#: was measured on, the paper-size DASR x4 ran in 0.76x its eager time once compiled, and compiling took 7-60 s (warm or
+#: cold inductor cache): at about 44 us per LR pixel eager, the saving pays a cold compilation after about 5 M pixels.
+COMPILE_AUTO_LR_PIXELS = 5_000_000
+
+
+def compile_for_inference(model):
+    """Compile, in place, the networks an inference call of ``model`` runs (``nn.Module.compile``: the state dict and
+    the module tree stay as they are). DASR: the SR net ``G`` and the query encoder; any other model: itself."""
+    targets = [model]
+    if hasattr(model, "G") and hasattr(model, "sr_from_representation"):
+        targets = [model.G] + ([model.E.encoder_q] if hasattr(model.E, "encoder_q") else [model.E])
+    for net in targets:
+        net.compile()
+    return model
+
+
+def want_compile(mode: str, lr_pixels: int) -> bool:
+    """``--compile on|off|auto``: auto compiles when ``lr_pixels`` >= :data:`COMPILE_AUTO_LR_PIXELS`.
+
+    >>> want_compile("auto", 10**6), want_compile("auto", 10**7), want_compile("on", 1)
+    (False, True, True)
+    """
+    if mode not in ("auto", "on", "off"):
+        raise UsageError(f"--compile must be auto, on or off, got {mode!r}")
+    return mode == "on" or (mode == "auto" and lr_pixels >= COMPILE_AUTO_LR_PIXELS)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic for oneDNN (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def add_speed_flags(parser) -> None:
-    """The ``--amp``, ``--channels-last`` and ``--compile`` flags (read back with :func:`speed_from_args`)."""
+    """The trainers' ``--amp``, ``--channels-last`` and ``--compile`` flags (read back with :func:`speed_from_args`)."""
     parser.add_argument("--amp", choices=AMP_MODES, default=None,
-                        help="mixed precision on CUDA: bf16, or fp16 with loss scaling (default: fp32)")
+                        help="mixed precision: bf16 (CUDA, or a CPU with native bf16), or fp16 with loss scaling "
+                        "(CUDA); default fp32")
     parser.add_argument("--channels-last", action="store_true", help="NHWC memory format (helps on tensor-core GPUs)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    parser.add_argument("--compile", choices=("auto", "on", "off"), default="auto",
+                        help="torch.compile the networks: auto (default) compiles at --profile paper, whose runs last "
+                        "hours and repay the compilation; the shorter profiles stay eager, bit for bit as published")
 
 
 def speed_from_args(args) -> Speed:
-    return Speed(amp=args.amp, channels_last=args.channels_last, compile=args.compile)
+    """The :class:`Speed` of parsed trainer flags; ``--compile auto`` means on for ``--profile paper`` only."""
+    compile_ = args.compile == "on" or (args.compile == "auto" and getattr(args, "profile", None) == "paper")
+    return Speed(amp=args.amp, channels_last=args.channels_last, compile=compile_)

@@ -58,6 +58,31 @@ def default_profile() -> str:
     return check_profile(os.environ.get("SRLIB_PROFILE", "tiny"), BOOK_PROFILES)
 
 
+#: Environment variable that caps every training config built by a ``for_profile`` (``max_iters``): set only by smoke
+#: tests of the code path (``tools/gpu_smoke.py``), never by the book or the command line.
+SMOKE_ITERS_ENV = "SRLIB_SMOKE_ITERS"
+
+
+def smoke_overrides(overrides: dict) -> dict:
+    """``overrides`` plus ``max_iters`` from ``$SRLIB_SMOKE_ITERS`` when that is set and ``max_iters`` is not given.
+
+    The cap is a config field, so it is recorded in the run's ``config.json`` like any other.
+
+    >>> smoke_overrides({"seed": 1}) == {"seed": 1} or os.environ.get(SMOKE_ITERS_ENV) is not None
+    True
+    """
+    value = os.environ.get(SMOKE_ITERS_ENV)
+    if not value or "max_iters" in overrides:
+        return overrides
+    try:
+        cap = int(value)
+    except ValueError:
+        raise UsageError(f"${SMOKE_ITERS_ENV} must be a positive integer, got {value!r}") from None
+    if cap < 1:
+        raise UsageError(f"${SMOKE_ITERS_ENV} must be a positive integer, got {value!r}")
+    return {**overrides, "max_iters": cap}
+
+
 def to_dict(cfg: Any) -> dict:
     """Turn a (possibly nested) dataclass config into plain JSON-able data.
 

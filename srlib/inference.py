@@ -122,22 +122,34 @@ def _representation(model, lr: torch.Tensor, dev, dtype, show: bool) -> torch.Te
 
 @torch.no_grad()  # on a generator, torch sets the mode around each step only
 def iter_bands(model, lr: torch.Tensor, *, tile: int | None = None, overlap: int = 16,
-               rep: torch.Tensor | None = None, progress: bool = False) -> Iterator[tuple]:
+               rep: torch.Tensor | None = None, progress: bool = False, amp: str | None = None) -> Iterator[tuple]:
     """Super-resolve ``lr`` band by band; yield finished output rows top to bottom (no input check, no clamp).
 
-    Args: as :func:`upscale` (``lr`` already checked, float32); ``progress`` shows a bar over tiles.
+    Args: as :func:`upscale` (``lr`` already checked, float32); ``progress`` shows a bar over tiles; ``amp``
+        (``"bf16"``/``"fp16"``) runs the network under autocast (:class:`srlib.accel.Speed`), tile by tile, so the
+        caller's code between two bands never runs under it.
 
     Yields:
         ``(row, sr_rows)``: the first output row and ``(B, C, r, s*w)`` float32 rows on ``lr``'s device. Without
         tiling there is one piece, the whole output. With tiling, ``r`` is a multiple of ``s`` and at most
         ``max(s, ROWS)``, and the largest buffer held is one band, ``(B, C, s * tile, s * w)``.
     """
+    from srlib.accel import Speed
+
     dev, dtype = _device_dtype(model, lr.device)
+    speed = Speed(amp=amp)
     if hasattr(model, "represent") and hasattr(model, "sr_from_representation"):
-        rep = _representation(model, lr, dev, dtype, progress) if rep is None else rep.to(dev, dtype)
-        run = lambda x: model.sr_from_representation(x, rep)  # noqa: E731
+        if rep is None:
+            with speed.autocast(dev):
+                rep = _representation(model, lr, dev, dtype, progress)
+        rep = rep.to(dev, dtype)
+        net = lambda x: model.sr_from_representation(x, rep)  # noqa: E731
     else:
-        run = model
+        net = model
+
+    def run(x):
+        with speed.autocast(dev):
+            return net(x)
     b, _, h, w = lr.shape
     if tile is None or (h <= tile and w <= tile):
         yield 0, run(lr.to(dev, dtype)).to(lr.device, torch.float32)
@@ -192,7 +204,7 @@ def _gather(bands: Iterator[tuple], lr: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def upscale(model, lr: torch.Tensor, *, tile: int | None = None, overlap: int = 16,
-            rep: torch.Tensor | None = None, progress: bool = False) -> torch.Tensor:
+            rep: torch.Tensor | None = None, progress: bool = False, amp: str | None = None) -> torch.Tensor:
     """Super-resolve ``lr`` with ``model``, optionally tile by tile.
 
     Args:
@@ -207,6 +219,7 @@ def upscale(model, lr: torch.Tensor, *, tile: int | None = None, overlap: int = 
         rep: a precomputed degradation representation (B, rep_dim) for DASR-like models (default: computed from
             the whole ``lr``).
         progress: show a progress bar over tiles.
+        amp: ``"bf16"`` or ``"fp16"`` to run the network under autocast (see :class:`srlib.accel.Speed`).
 
     Returns:
         (B, C, s*h, s*w) float32 SR image, not clamped. For outputs too large for memory use :func:`upscale_file`.
@@ -218,7 +231,7 @@ def upscale(model, lr: torch.Tensor, *, tile: int | None = None, overlap: int = 
     """
     lr = check_image(lr, "lr")
     _check_tiling(tile, overlap)
-    return _gather(iter_bands(model, lr, tile=tile, overlap=overlap, rep=rep, progress=progress), lr)
+    return _gather(iter_bands(model, lr, tile=tile, overlap=overlap, rep=rep, progress=progress, amp=amp), lr)
 
 
 class Upscaler:
@@ -227,17 +240,20 @@ class Upscaler:
     Calls run without gradients and never switch the model's train/eval mode (put it in eval mode yourself, as
     :func:`srlib.models.load_upscaler` does). Inputs are checked once per call (see :func:`upscale`; 3 channels).
 
-    Attributes: ``model``, ``scale``, ``tile``, ``overlap``, ``needs_rgb = True`` (grey inputs must be replicated to
-    RGB first; :func:`srlib.evaluate.evaluate_images` reads this flag).
+    Attributes: ``model``, ``scale``, ``tile``, ``overlap``, ``amp`` (autocast mode or ``None``), ``needs_rgb = True``
+    (grey inputs must be replicated to RGB first; :func:`srlib.evaluate.evaluate_images` reads this flag).
     """
 
     needs_rgb = True
 
-    def __init__(self, model, scale: int, *, tile: int | None = None, overlap: int = 16):
+    def __init__(self, model, scale: int, *, tile: int | None = None, overlap: int = 16, amp: str | None = None):
+        from srlib.accel import Speed
+
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
             raise UsageError(f"scale must be a positive int, got {scale!r}")
         _check_tiling(tile, overlap)
-        self.model, self.scale, self.tile, self.overlap = model, scale, tile, overlap
+        Speed(amp=amp)  # checks the mode's name
+        self.model, self.scale, self.tile, self.overlap, self.amp = model, scale, tile, overlap, amp
 
     def __repr__(self) -> str:
         return f"Upscaler({type(self.model).__name__}, scale={self.scale}, tile={self.tile}, overlap={self.overlap})"
@@ -247,7 +263,7 @@ class Upscaler:
         already be checked (:func:`srlib.checks.check_image`); this is the streaming form of a call."""
         tile = self.tile if tile is None else tile
         _check_tiling(tile, self.overlap)
-        for row, rows in iter_bands(self.model, lr, tile=tile, overlap=self.overlap, progress=progress):
+        for row, rows in iter_bands(self.model, lr, tile=tile, overlap=self.overlap, progress=progress, amp=self.amp):
             if rows.shape[-1] != self.scale * lr.shape[-1]:
                 raise ValueError(f"the model upscales x{rows.shape[-1] / lr.shape[-1]:g}, not x{self.scale}")
             yield row, rows.clamp_(0, 1)

@@ -224,7 +224,8 @@ def _device(device: str | torch.device | None) -> torch.device:
 
 
 def load_upscaler(checkpoint: str | os.PathLike | Mapping, device: str | torch.device | None = None, *,
-                  tile: int | None = None, overlap: int = 16, use_ema: bool = True):
+                  tile: int | None = None, overlap: int = 16, use_ema: bool = True, amp: str | None = None,
+                  compile: bool = False):
     """Load any SR checkpoint as an :class:`srlib.inference.Upscaler` (model in eval mode on ``device``).
 
     Args:
@@ -232,6 +233,8 @@ def load_upscaler(checkpoint: str | os.PathLike | Mapping, device: str | torch.d
         device: ``"cpu"``, ``"cuda"``, ...; default CUDA when available.
         tile, overlap: tiled inference in LR pixels (``tile=None``: whole image), passed to the Upscaler.
         use_ema: USR-DU SRN runs: use the EMA weights when present.
+        amp: ``"bf16"`` / ``"fp16"``: run the network under autocast (CUDA; bf16 also on a CPU with native bf16).
+        compile: ``torch.compile`` the networks an inference call runs (:func:`srlib.accel.compile_for_inference`).
 
     Returns:
         ``Upscaler``: callable ``lr (B, 3, h, w) float32 [0, 1] -> sr (B, 3, s*h, s*w)`` clamped to [0, 1], with
@@ -255,7 +258,13 @@ def load_upscaler(checkpoint: str | os.PathLike | Mapping, device: str | torch.d
     if getattr(loaded.model, "oracle", False):
         raise CheckpointError(f"{name} is the Model 5 oracle: it needs the true kernel, not just an LR image, so it "
                               "cannot upscale on its own (evaluate it with the true kernels, see srlib.dasr.ablations)")
-    return Upscaler(loaded.model.to(dev).eval(), loaded.scale, tile=tile, overlap=overlap)
+    from srlib.accel import Speed, compile_for_inference
+
+    Speed(amp=amp).check(dev)
+    model = loaded.model.to(dev).eval()
+    if compile:
+        compile_for_inference(model)
+    return Upscaler(model, loaded.scale, tile=tile, overlap=overlap, amp=amp)
 
 
 def from_official(kind: str, state_dict_or_path, **kwargs) -> torch.nn.Module:

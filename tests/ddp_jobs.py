@@ -56,9 +56,11 @@ def srn_cfg(dsn_checkpoint, **kw) -> SRNTrainConfig:
     return SRNTrainConfig.for_profile("tiny", 5, dsn_checkpoint=str(dsn_checkpoint), **kw)
 
 
-def run_job(job: dict, *, device: str = "cpu"):
-    """Train ``job`` (kind, out, data, cfg overrides, optional slow_after) and return the trained network."""
-    kind, overrides = job["kind"], dict(job.get("cfg", {}))
+def run_job(job: dict):
+    """Train ``job`` (kind, out, data, cfg overrides, optional device, slow_after, speed) and return the network."""
+    from srlib.accel import Speed
+
+    kind, overrides, device = job["kind"], dict(job.get("cfg", {})), job.get("device", "cpu")
     slow_after = job.get("slow_after")
 
     def callback(step, record):  # gives a test time to kill the run; changes no number
@@ -66,7 +68,7 @@ def run_job(job: dict, *, device: str = "cpu"):
             time.sleep(0.5)
 
     common = dict(quiet=True, device=device, data=job.get("data", "rank"), resume=job.get("resume", True),
-                  callback=callback if slow_after is not None else None)
+                  callback=callback if slow_after is not None else None, speed=Speed(**job.get("speed", {})))
     if kind == "dasr":
         return train_dasr(dasr_cfg(**overrides), job["out"], shuffle_bn=job.get("shuffle_bn", False), **common)
     if kind == "dsn":

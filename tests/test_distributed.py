@@ -202,12 +202,19 @@ class TestPlumbing:
         with pytest.raises(UsageError, match="data mode"):
             distributed.setup("cpu", data="shuffle")
 
-    def test_amp_is_refused_on_cpu_in_one_line(self, tmp_path):
-        with pytest.raises(UsageError, match="CUDA only"):
-            Speed(amp="bf16").check(torch.device("cpu"))
+    def test_amp_is_refused_where_it_does_not_run_in_one_line(self, tmp_path, monkeypatch):
+        with pytest.raises(UsageError, match="fp16 runs on CUDA only"):
+            Speed(amp="fp16").check(torch.device("cpu"))
         with pytest.raises(UsageError, match="--amp must be one of"):
             Speed(amp="fp8")
-        proc = subprocess.run([sys.executable, "-m", "srlib", "train", "dasr", "--profile", "tiny", "--amp", "bf16",
+        import srlib.accel as accel
+
+        monkeypatch.setattr(accel, "cpu_has_bf16", lambda: False)
+        with pytest.raises(UsageError, match="native bf16 instructions"):
+            Speed(amp="bf16").check(torch.device("cpu"))
+        monkeypatch.setattr(accel, "cpu_has_bf16", lambda: True)
+        assert Speed(amp="bf16").check(torch.device("cpu")).amp == "bf16"
+        proc = subprocess.run([sys.executable, "-m", "srlib", "train", "dasr", "--profile", "tiny", "--amp", "fp16",
                                "--device", "cpu", "--out", str(tmp_path / "x")], capture_output=True, text=True)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert proc.stderr.strip().count("\n") == 0 and "CUDA only" in proc.stderr

@@ -87,6 +87,7 @@ class MoCo(nn.Module):
         for p_q, p_k in zip(self.encoder_q.parameters(), self.encoder_k.parameters()):
             p_k.data = p_k.data * self.m + p_q.data * (1.0 - self.m)
 
+    @torch.compiler.disable  # reads the pointer as a Python int: eager code, outside any compiled graph
     @torch.no_grad()
     def enqueue(self, keys: torch.Tensor) -> None:
         """Write ``keys`` (N, dim) into the queue columns [ptr, ptr + N) and advance ptr modulo K."""
@@ -128,11 +129,18 @@ class MoCo(nn.Module):
             self.momentum_update()  # official order: update first, then compute keys
             k = self._keys(im_k)  # (N, dim), unit norm
         l_pos = (q * k).sum(dim=1, keepdim=True)  # (N, 1)
-        l_neg = q @ self.queue.clone().detach()  # (N, K)
+        l_neg = _negatives(q, self.queue)  # (N, K)
         logits = torch.cat([l_pos, l_neg], dim=1) / self.T  # (N, 1 + K), positive at index 0
         labels = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
         self.enqueue(all_gather_cat(k))  # several processes: the keys of the whole global batch, in rank order
         return fea_q, logits, labels
+
+
+@torch.compiler.disable
+def _negatives(q: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
+    """``q @ queue`` against a copy of the queue: the backward pass reads that copy after :meth:`MoCo.enqueue` has
+    overwritten the queue in place. Kept out of compiled graphs, which could drop the copy and read the live buffer."""
+    return q @ queue.clone().detach()
 
 
 def contrastive_accuracy(logits: torch.Tensor) -> torch.Tensor:

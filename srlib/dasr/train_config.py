@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from srlib.config import check_profile
+from srlib.config import check_profile, smoke_overrides
 from srlib.dasr.ablations import ablation_config, get_ablation
 from srlib.dasr.config import DASRConfig
 from srlib.errors import UsageError
@@ -160,6 +160,7 @@ class DASRTrainConfig:
         abl = get_ablation(ablation)
         cfg = replace(cfg, model=ablation_config(ablation, base), contrastive=abl.contrastive,
                       epochs_encoder=cfg.epochs_encoder if abl.pretrain_encoder else 0)
+        overrides = smoke_overrides(overrides)
         return replace(cfg, **overrides) if overrides else cfg
 
     def scaled_sr(self, sr_iters: int) -> "DASRTrainConfig":

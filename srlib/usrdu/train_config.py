@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from srlib.config import check_profile
+from srlib.config import check_profile, smoke_overrides
 from srlib.errors import UsageError
 from srlib.published import USRDU_TABLE1
 from srlib.usrdu.discriminator import UNetDConfig
@@ -169,7 +169,7 @@ class DSNTrainConfig:
             base.update(dsn=DSNConfig.for_profile("paper", **heads))
         if profile == "official":  # README: --lr_down 0.00005 --milestone 250-1000, epoch 420 used by the SRN
             base.update(lr=5e-5, milestones=(250 * 165, 1000 * 165), iters=420 * 165, content="lowpass_l1")
-        return dataclasses.replace(cls(**base), **overrides)
+        return dataclasses.replace(cls(**base), **smoke_overrides(overrides))
 
 
 @dataclass(frozen=True)
@@ -245,4 +245,4 @@ class SRNTrainConfig:
         if profile == "small":
             base.update(data=DataConfig(corpus="SunHays80"), batch_size=8, lr_patch=24, iters=SMALL_SRN_ITERS,
                         val_every=250, save_every=250)
-        return dataclasses.replace(cls(**base), **overrides)
+        return dataclasses.replace(cls(**base), **smoke_overrides(overrides))
