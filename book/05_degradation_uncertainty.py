@@ -170,11 +170,17 @@ print("theta* at d = 0, 2, 10, 30:", [round(losses.kl_optimal_scale(v), 3) for v
 # features; **ImageNet weights are not on this machine, so the `tiny` profile declares a random He-initialised VGG
 # (widths / 8)** and the run prints which VGG it used. The `paper` profile refuses to run without the real weights.
 # The run resumes from `out_dir` if it was interrupted, and is skipped if it already finished.
+#
+# Three names in the loop below serve speed and scale, not the method. `d_net` is the discriminator as the D step
+# calls it: itself in one process, wrapped for data-parallel training under `torchrun`. `speed.autocast` is mixed
+# precision (`--amp`), off by default. `scaler_d` and `scaler_g` scale the loss for fp16 training; with fp16 off they
+# pass the loss and the optimiser step through untouched, so the loop computes exactly `loss.backward()` then
+# `opt.step()`.
 
 # %%
 from srlib.usrdu.train_dsn import train_dsn
 
-show_source(train_dsn, start="# D step", stop="opt_g.step()")
+show_source(train_dsn, start="# D step", stop="scaler_g.update()")
 
 # %%
 from srlib.runs import RunDir

@@ -118,12 +118,13 @@ plt.show()
 # configuration's weights (1, 1, 1, 0.1) except the perceptual one, which drops to 0.01 because its VGG is random
 # (declared and printed): at weight 1, the features of a random network dominated the loss and lowered the validation
 # PSNR when this profile was tuned. It starts from a PSNR-oriented RRDBNet trained with L1 on bicubic pairs, standing in for the official initialisation
-# `RRDB_PSNR_x4.pth`.
+# `RRDB_PSNR_x4.pth`. As in chapter 5's loop, `g_net`/`d_net`, `speed.autocast` and the loss scalers are there for
+# data-parallel and mixed-precision training; in the book's single-process fp32 runs they change nothing.
 
 # %%
 from srlib.usrdu.train_srn import train_srn
 
-show_source(train_srn, start="# G step", stop="opt_d.step()")
+show_source(train_srn, start="# G step", stop="scaler_d.update()")
 
 # %% [markdown]
 # ## 6.4 Trained models from the zoo

@@ -1,6 +1,7 @@
 """CUDA paths: mixed precision in every trainer and in inference, and two torchrun ranks sharing one GPU.
 
-Marked ``gpu``: deselected by default, run by ``pytest -m gpu`` (``make gpu-smoke`` does), skipped without CUDA.
+Marked ``gpu``: deselected by default, run by ``pytest -m gpu`` (``make gpu-smoke`` does), skipped without CUDA
+(tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import torch
 import ddp_jobs
 from srlib.runs import RunDir, load_checkpoint
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = pytest.mark.gpu  # tests/conftest.py skips these without CUDA
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
