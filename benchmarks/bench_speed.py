@@ -268,7 +268,7 @@ def worker(args) -> int:
 
 def processes_section(device, batch: int, iters: int) -> list:
     rows = []
-    print(f"\n4. Seconds per iteration at paper width, global batch {batch}, {iters} iterations (median of the last "
+    print(f"\n4. Seconds per iteration at paper width, global batch {batch}, {iters} iterations (mean over the last "
           f"half), device {device}")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("dasr", "dsn", "srn"):

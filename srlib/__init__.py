@@ -15,6 +15,8 @@ Where things live:
 * ``srlib.evaluate``: the one evaluator (synthetic-LR benchmarks, and the USR-DU paired protocol with LPIPS).
 * ``srlib.config``, ``srlib.runs``, ``srlib.checkpoints``, ``srlib.errors``, ``srlib.checks``: configs, run plumbing
   (safe checkpoints, resume), state-dict diffs, the error vocabulary and input checks.
+* ``srlib.distributed``: data-parallel training under ``torchrun`` (global batch, per-rank streams, rank 0 writes);
+  ``srlib.accel``: mixed precision, channels-last and compilation, for the trainers and for inference.
 * ``srlib.cli``: the ``srlib`` command (``evaluate``, ``upscale``, ``train``, ``data``, ``env``), one error style.
 
 Submodules are imported explicitly (``from srlib.degradations import imresize``); importing ``srlib`` itself is cheap.
