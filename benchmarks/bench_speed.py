@@ -91,8 +91,12 @@ def inference_section(device, side: int, rounds: int) -> list:
     cl_model.load_state_dict(model.state_dict())
     cl_model = cl_model.to(memory_format=torch.channels_last)
     lr_cl = lr.contiguous(memory_format=torch.channels_last)
+    from srlib.accel import compile_for_inference
+
+    compiled = BlindSR(DASRConfig(scale=4)).to(device).eval()
+    compiled.load_state_dict(model.state_dict())
     t0 = time.perf_counter()
-    compiled = torch.compile(model)
+    compile_for_inference(compiled)  # what srlib upscale --compile does: G and the encoder, in place
     with torch.inference_mode():
         compiled(lr)
     sync(device)
@@ -145,7 +149,8 @@ def train_step_fn(batch: int, device, *, compile_: bool = False, channels_last: 
     speed = Speed(amp=amp, channels_last=channels_last, compile=compile_)
     torch.manual_seed(0)
     model = speed.module(BlindSR(cfg.model).to(device).train())
-    net = speed.compiled(TrainForward(model))
+    speed.compile_modules(model.G, model.E.encoder_q, model.E.encoder_k)  # as srlib.dasr.train does
+    net = TrainForward(model)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     scaler = speed.scaler(device)
     g = torch.Generator().manual_seed(0)

@@ -305,3 +305,15 @@ class TestCLIAndEvaluation:
         monkeypatch.setattr(ev.metrics, "lpips_available", lambda *a: True)
         monkeypatch.setattr(ev.metrics, "LPIPS", FakeLPIPS)
         assert ev.evaluate_pairs(up, [("x", lr, hr)])["lpips"] == 0.25
+
+
+def test_the_chapters_loop_excerpts_start_at_the_steps():
+    """Chapters 5 and 6 show the training loops with show_source(start=..., stop=...): the markers must find the step
+    comments, not an earlier line that happens to contain the same words."""
+    from srlib.show import source
+
+    dsn = source(TD.train_dsn, start="# D step", stop="scaler_g.update()").splitlines()
+    srn = source(TS.train_srn, start="# G step", stop="scaler_d.update()").splitlines()
+    assert dsn[0].startswith("# D step (paper Eq. 6)") and any(ln.startswith("# G step (paper Eq. 7)") for ln in dsn)
+    assert srn[0].startswith("# G step (paper Eq. 12)") and any("# D step (paper Eq. 10)" in ln for ln in srn)
+    assert len(dsn) < 30 and len(srn) < 35

@@ -87,7 +87,6 @@ class MoCo(nn.Module):
         for p_q, p_k in zip(self.encoder_q.parameters(), self.encoder_k.parameters()):
             p_k.data = p_k.data * self.m + p_q.data * (1.0 - self.m)
 
-    @torch.compiler.disable  # reads the pointer as a Python int: eager code, outside any compiled graph
     @torch.no_grad()
     def enqueue(self, keys: torch.Tensor) -> None:
         """Write ``keys`` (N, dim) into the queue columns [ptr, ptr + N) and advance ptr modulo K."""
@@ -99,9 +98,9 @@ class MoCo(nn.Module):
         self.queue_ptr[0] = (ptr + n) % self.K
 
     @torch.no_grad()
-    def _keys(self, im_k: torch.Tensor) -> torch.Tensor:
+    def _shuffled_keys(self, im_k: torch.Tensor) -> torch.Tensor:
         rank, size = world()
-        if not self.shuffle_bn or size == 1:
+        if size == 1:  # one process: the order of a batch does not change its statistics
             return F.normalize(self.encoder_k(im_k)[1], dim=1)
         # Shuffle-BN: rank 0 draws a permutation of the global batch, each rank encodes its slice of the shuffled
         # batch, and the keys go back to their images' order.
@@ -127,20 +126,16 @@ class MoCo(nn.Module):
         q = F.normalize(out_q, dim=1)  # (N, dim)
         with torch.no_grad():
             self.momentum_update()  # official order: update first, then compute keys
-            k = self._keys(im_k)  # (N, dim), unit norm
+            if self.shuffle_bn:  # several processes only: keys computed on a batch shuffled across the ranks
+                k = self._shuffled_keys(im_k)
+            else:
+                k = F.normalize(self.encoder_k(im_k)[1], dim=1)  # (N, dim)
         l_pos = (q * k).sum(dim=1, keepdim=True)  # (N, 1)
-        l_neg = _negatives(q, self.queue)  # (N, K)
+        l_neg = q @ self.queue.clone().detach()  # (N, K)
         logits = torch.cat([l_pos, l_neg], dim=1) / self.T  # (N, 1 + K), positive at index 0
         labels = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
         self.enqueue(all_gather_cat(k))  # several processes: the keys of the whole global batch, in rank order
         return fea_q, logits, labels
-
-
-@torch.compiler.disable
-def _negatives(q: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
-    """``q @ queue`` against a copy of the queue: the backward pass reads that copy after :meth:`MoCo.enqueue` has
-    overwritten the queue in place. Kept out of compiled graphs, which could drop the copy and read the live buffer."""
-    return q @ queue.clone().detach()
 
 
 def contrastive_accuracy(logits: torch.Tensor) -> torch.Tensor:

@@ -131,6 +131,8 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
     kernel_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator(dev).manual_seed(seed + 2)
     model = speed.module(BlindSR(cfg.model).to(dev))
+    # --compile: the SR net and the encoders, in place; MoCo's queue bookkeeping stays eager
+    speed.compile_modules(model.G, *((model.E.encoder_q, model.E.encoder_k) if not model.oracle else (model.E,)))
     if shuffle_bn and not model.oracle:
         model.E.shuffle_bn = True
     params = [p for p in model.parameters() if p.requires_grad]  # G + encoder_q (never encoder_k, MeanShift)
@@ -153,7 +155,7 @@ def train_dasr(cfg: DASRTrainConfig, out: str | Path, *, resume: bool = True, de
         if stage not in wrapped:
             wrapped.clear()
             unused = stage == 1 or not (cfg.contrastive and cfg.model.source == "encoder")
-            wrapped[stage] = speed.compiled(ctx.wrap(TrainForward(model), find_unused_parameters=unused))
+            wrapped[stage] = ctx.wrap(TrainForward(model), find_unused_parameters=unused)
         return wrapped[stage]
 
     if resume:

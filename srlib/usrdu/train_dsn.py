@@ -90,8 +90,9 @@ def train_dsn(cfg: DSNTrainConfig, out, *, resume: bool = True, device: Optional
     gen = torch.Generator().manual_seed(ctx.seed(cfg.seed))  # this rank's data stream; cfg.seed itself on rank 0
     dsn, disc = speed.module(DSN(cfg.dsn).to(dev)), speed.module(UNetDiscriminatorSN(cfg.disc).to(dev))
     vgg = speed.module(VGG19Features(cfg.vgg).to(dev))
-    g_net = speed.compiled(ctx.wrap(dsn))
-    d_net = speed.compiled(ctx.wrap(disc, sync_buffers=False))  # D step only; the G step calls ``disc``
+    speed.compile_modules(dsn, disc, vgg)
+    g_net = ctx.wrap(dsn)
+    d_net = ctx.wrap(disc, sync_buffers=False)  # used by the D step; the G step calls ``disc``
     quiet = quiet or not ctx.is_main
     if not quiet:
         print(f"usrdu-dsn | profile {cfg.profile} | situation {cfg.situation} | seed {cfg.seed} | "

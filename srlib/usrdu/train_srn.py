@@ -84,8 +84,9 @@ def train_srn(cfg: SRNTrainConfig, out, *, resume: bool = True, device: Optional
     net_ema = copy.deepcopy(net_g).requires_grad_(False) if cfg.ema_decay > 0 else None
     vgg = speed.module(VGG19Features(cfg.vgg).to(dev))
     net_g, disc = speed.module(net_g), speed.module(disc)
-    g_net = speed.compiled(ctx.wrap(net_g))
-    d_net = speed.compiled(ctx.wrap(disc, sync_buffers=False))  # D step only; the G step calls ``disc``
+    speed.compile_modules(net_g, disc, vgg)
+    g_net = ctx.wrap(net_g)
+    d_net = ctx.wrap(disc, sync_buffers=False)  # used by the D step; the G step calls ``disc``
     dsn = load_dsn_checkpoint(cfg.dsn_checkpoint, device=str(dev))
     quiet = quiet or not ctx.is_main
     if not quiet:
