@@ -16,6 +16,8 @@ srlib before data parallelism existed. What every trainer does with the :class:`
   that compare the two).
 * **Identical models.** Weights are initialised from the run seed on every rank and DDP broadcasts rank 0's at
   start; gradients are averaged across ranks (the mean over the global batch, as a one-process step computes it).
+  BatchNorm (DASR's encoder) normalises with each rank's share of the batch, so there an N-process step is not the
+  one-process step; DDP copies rank 0's running statistics into every forward pass, and checkpoints hold rank 0's.
 * **Rank 0 writes.** Only rank 0 shows a progress bar, writes ``config.json``, ``metrics.jsonl`` and checkpoints.
   Logged metrics are means over ranks (:meth:`Context.mean`). A checkpoint holds every rank's random streams
   (:meth:`Context.gather`), so an N-process run resumes bit for bit under N processes, and also under another N:
