@@ -84,6 +84,10 @@ show_source(MoCo.forward)
 show_source(MoCo.enqueue)
 
 # %% [markdown]
+# Two things in `forward` are there for training on several processes (`torchrun`) and change nothing in one:
+# `all_gather_cat` hands `enqueue` the keys of every process, so that all of them hold the same queue, and the
+# `shuffle_bn` branch (off by default, as in the official code) computes keys on a batch shuffled across processes.
+#
 # The queue is a ring buffer of K unit-length columns. A toy MoCo with K = 8 and batches of 4 shows the pointer
 # wrapping around; the logits have one column for the positive and K for the negatives.
 
